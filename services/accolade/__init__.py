@@ -1,0 +1,1 @@
+"""Accolade: gamification for contact centers."""

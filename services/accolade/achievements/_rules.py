@@ -1,0 +1,61 @@
+"""Badge rules. The built-in ones are data; later rules are loaded the same shape."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from accolade.v1 import envelope_pb2
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BadgeRule:
+    """A once-per-agent badge earned by the first event whose field has a given value.
+
+    Attributes:
+        badge_id: stable id, such as "first-resolution".
+        name: display name.
+        description: what earns it, in one sentence.
+        version: bumped whenever the criteria change; stored with each award.
+        payload: the event type the rule looks at, such as "survey_submitted".
+        field: the payload field compared.
+        equals: the value the field must have.
+    """
+
+    badge_id: str
+    name: str
+    description: str
+    version: int
+    payload: str
+    field: str
+    equals: Any
+
+    def matches(self, envelope: envelope_pb2.Envelope) -> bool:
+        """True when `envelope` earns this badge."""
+        if envelope.WhichOneof("payload") != self.payload:
+            return False
+        return bool(getattr(getattr(envelope, self.payload), self.field) == self.equals)
+
+
+BUILT_IN: tuple[BadgeRule, ...] = (
+    BadgeRule(
+        badge_id="first-resolution",
+        name="First Resolution",
+        description="Resolve a customer's issue on first contact.",
+        version=1,
+        payload="interaction_completed",
+        field="resolved_first_contact",
+        equals=True,
+    ),
+    BadgeRule(
+        badge_id="five-stars",
+        name="Five Stars",
+        description="Receive a 5-star customer satisfaction survey.",
+        version=1,
+        payload="survey_submitted",
+        field="csat",
+        equals=5,
+    ),
+)
+
+BY_ID = {r.badge_id: r for r in BUILT_IN}

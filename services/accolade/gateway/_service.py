@@ -1,0 +1,73 @@
+"""The gateway's gRPC service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from accolade.gateway import _intake
+from accolade.gateway._watch import Hub
+from accolade.runtime import kafka
+from accolade.runtime.errors import AccoladeError
+from accolade.runtime.service import Context, ServiceDefinition
+from accolade.runtime.validation import Violations
+from accolade.v1 import gateway_service_pb2 as pb
+from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
+
+
+class WatcherTooSlow(AccoladeError):
+    """The stream's client read too slowly and fell behind; reconnect to continue."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class GatewayServicer(pb_grpc.GatewayServiceServicer):
+    """Intake and live streams."""
+
+    def __init__(self, ctx: Context, hub: Hub) -> None:
+        self._ctx = ctx
+        self._hub = hub
+        self._accepted = ctx.metrics.counter(
+            "events_accepted", "Events accepted by intake, new ones only."
+        )
+
+    async def PublishEvents(
+        self, request: pb.PublishEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PublishEventsResponse:
+        results = await _intake.accept(self._ctx.pool, self._ctx.topic("activity"), request.events)
+        self._accepted.inc(sum(r.status == pb.EVENT_STATUS_ACCEPTED for r in results))
+        return pb.PublishEventsResponse(results=results)
+
+    async def WatchAgent(
+        self, request: pb.WatchAgentRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchAgentResponse]:
+        v = Violations()
+        v.identifier("tenant_id", request.tenant_id)
+        v.identifier("agent_id", request.agent_id)
+        v.check()
+        async with self._hub.watch(request.tenant_id, request.agent_id) as queue:
+            while True:
+                envelope = await queue.get()
+                if envelope is None:
+                    raise WatcherTooSlow("the stream fell behind; reconnect to continue")
+                yield pb.WatchAgentResponse(event=envelope)
+
+
+async def _build(ctx: Context) -> GatewayServicer:
+    consumer = kafka.tail_consumer(ctx.settings)
+    await consumer.start()
+    ctx.stack.push_async_callback(consumer.stop)
+    hub = Hub(consumer, ctx.producer, [ctx.topic("awards"), ctx.topic("challenges")])
+    ctx.spawn(hub.run(), "watch-hub")
+    ctx.ready_checks.append(lambda: hub.ready)
+    return GatewayServicer(ctx, hub)
+
+
+SERVICE = ServiceDefinition(
+    name="gateway",
+    grpc_service="accolade.v1.GatewayService",
+    package="accolade.gateway",
+    servicer=_build,
+    register=pb_grpc.add_GatewayServiceServicer_to_server,
+)

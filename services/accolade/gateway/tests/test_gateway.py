@@ -1,0 +1,135 @@
+"""The gateway over gRPC, on a real PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from accolade.runtime.interceptors import bad_request_violations
+from accolade.v1 import envelope_pb2, events_pb2
+from accolade.v1 import gateway_service_pb2 as pb
+from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
+
+ACCEPTED, DUPLICATE, REJECTED = (
+    pb.EVENT_STATUS_ACCEPTED,
+    pb.EVENT_STATUS_DUPLICATE,
+    pb.EVENT_STATUS_REJECTED,
+)
+
+
+def interaction(
+    agent: str = "a1", *, resolved: bool = True, tenant: str = "acme"
+) -> envelope_pb2.Envelope:
+    e = envelope_pb2.Envelope(
+        event_id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        agent_id=agent,
+        interaction_completed=events_pb2.InteractionCompleted(
+            interaction_id=f"i-{uuid.uuid4().hex[:8]}",
+            channel=events_pb2.CHANNEL_VOICE,
+            resolved_first_contact=resolved,
+        ),
+    )
+    e.occurred_at.FromDatetime(datetime.now(UTC) - timedelta(minutes=1))
+    e.interaction_completed.handle_time.FromSeconds(300)
+    return e
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int) -> list[envelope_pb2.Envelope]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    out: list[envelope_pb2.Envelope] = []
+    try:
+        for _ in range(60):
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    out.append(envelope_pb2.Envelope.FromString(r.value))
+            if len(out) >= expected:
+                break
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def test_accepted_events_are_durable_published_and_idempotent(start_service, infra) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    events = [interaction("a1"), interaction("a2", resolved=False)]
+
+    first = await stub.PublishEvents(pb.PublishEventsRequest(events=events))
+    again = await stub.PublishEvents(pb.PublishEventsRequest(events=events))
+
+    assert [r.status for r in first.results] == [ACCEPTED, ACCEPTED]
+    assert [r.status for r in again.results] == [DUPLICATE, DUPLICATE]
+    assert [r.event_id for r in first.results] == [e.event_id for e in events]
+    conn = await asyncpg.connect(gateway.settings.database_url)
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM gateway.intake_events")
+    finally:
+        await conn.close()
+    assert stored == 2
+    published = await read_topic(infra.bootstrap, gateway.settings.topics.topic("activity"), 2)
+    assert sorted(e.event_id for e in published) == sorted(e.event_id for e in events)
+    assert all(e.HasField("recorded_at") for e in published)
+
+
+async def test_reusing_an_event_id_for_a_different_event_is_rejected(start_service) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    original = interaction("a1")
+    impostor = envelope_pb2.Envelope()
+    impostor.CopyFrom(original)
+    impostor.agent_id = "someone-else"
+
+    await stub.PublishEvents(pb.PublishEventsRequest(events=[original]))
+    reply = await stub.PublishEvents(pb.PublishEventsRequest(events=[impostor]))
+
+    assert reply.results[0].status == REJECTED
+    assert reply.results[0].field == "events[0].event_id"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: setattr(e, "event_id", "not-a-uuid"), "events[0].event_id"),
+        (lambda e: setattr(e, "tenant_id", ""), "events[0].tenant_id"),
+        (lambda e: e.ClearField("occurred_at"), "events[0].occurred_at"),
+        (lambda e: e.ClearField("interaction_completed"), "events[0].payload"),
+        (
+            lambda e: e.badge_awarded.CopyFrom(events_pb2.BadgeAwarded(badge_id="x")),
+            "events[0].payload",
+        ),
+        (
+            lambda e: setattr(e.interaction_completed, "channel", events_pb2.CHANNEL_UNSPECIFIED),
+            "events[0].interaction_completed.channel",
+        ),
+        (
+            lambda e: e.interaction_completed.handle_time.FromSeconds(-5),
+            "events[0].interaction_completed.handle_time",
+        ),
+        (
+            lambda e: e.occurred_at.FromDatetime(datetime.now(UTC) + timedelta(days=1)),
+            "events[0].occurred_at",
+        ),
+    ],
+)
+async def test_bad_envelopes_get_invalid_argument_naming_the_field(
+    start_service, mutate, field
+) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    bad = interaction()
+    mutate(bad)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.PublishEvents(pb.PublishEventsRequest(events=[interaction(), bad]))
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = [f for f, _ in bad_request_violations(caught.value)]
+    assert fields == [field.replace("events[0]", "events[1]")]

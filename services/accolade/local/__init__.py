@@ -1,0 +1,1 @@
+"""Accolade on one machine: embedded PostgreSQL and broker, and the five services as processes."""

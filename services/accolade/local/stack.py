@@ -1,0 +1,176 @@
+"""`accolade up`: the embedded servers, migrations and five service processes, supervised."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from accolade import catalog
+from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
+from accolade.runtime import admin
+from accolade.runtime.settings import SERVICE_PORTS, Settings
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # If `accolade up` itself is killed, its services get SIGTERM instead of living on.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one service listens."""
+
+    service: str
+    grpc_port: int
+    metrics_port: int
+
+
+def endpoints(port_offset: int = 0) -> list[Endpoint]:
+    """The services' ports, the design's defaults shifted by `port_offset`."""
+    return [Endpoint(n, g + port_offset, m + port_offset) for n, (g, m) in SERVICE_PORTS.items()]
+
+
+def service_env(
+    database_url: str, bootstrap: str, endpoint: Endpoint, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of one service process."""
+    return {
+        **os.environ,
+        "ACCOLADE_DATABASE_URL": database_url,
+        "ACCOLADE_KAFKA_BOOTSTRAP": bootstrap,
+        "ACCOLADE_GRPC_HOST": "127.0.0.1",
+        "ACCOLADE_GRPC_PORT": str(endpoint.grpc_port),
+        "ACCOLADE_METRICS_PORT": str(endpoint.metrics_port),
+        **(extra or {}),
+    }
+
+
+def start_service(env: dict[str, str], service: str, log_dir: Path) -> subprocess.Popen[bytes]:
+    """Starts `accolade serve <service>` as a child process logging to `log_dir`."""
+    with open(log_dir / f"{service}.log", "ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "accolade.cli", "serve", service],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def stop_processes(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    """SIGTERM every process, then SIGKILL what is still there after `timeout`."""
+    for p in processes.values():
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + timeout
+    for name, p in processes.items():
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in time; killing it", name)
+            p.kill()
+            p.wait()
+
+
+async def wait_serving(port: int, service_name: str, within: float) -> None:
+    """Waits until the gRPC health of `service_name` on `port` says SERVING.
+
+    Raises:
+        TimeoutError: it did not within `within` seconds.
+    """
+    deadline = time.monotonic() + within
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                reply = await stub.Check(
+                    health_pb2.HealthCheckRequest(service=service_name), timeout=1
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service_name} on port {port} not SERVING after {within}s")
+            await asyncio.sleep(0.1)
+
+
+async def prepare(database_url: str, bootstrap: str) -> None:
+    """Creates topics and migrates every schema."""
+    settings = Settings(service="gateway", database_url=database_url, kafka_bootstrap=bootstrap)
+    definitions = [catalog.load(n) for n in catalog.NAMES]
+    await admin.migrate(database_url, definitions)
+    await admin.create_topics(settings, definitions)
+
+
+async def wait_all_serving(eps: list[Endpoint], within: float) -> None:
+    """Waits for every service's health to say SERVING."""
+    await asyncio.gather(
+        *(wait_serving(e.grpc_port, catalog.load(e.service).grpc_service, within) for e in eps)
+    )
+
+
+def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
+    """Runs everything until Ctrl-C or SIGTERM, then stops everything it started."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    started = time.monotonic()
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    postgres = EmbeddedPostgres(data_dir / "postgres")
+    broker = EmbeddedBroker(kafka_port, log_dir / "broker.log")
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    eps = endpoints(port_offset)
+    try:
+        postgres.start()
+        broker.start()
+        log.info("PostgreSQL at %s, broker at %s", postgres.url, broker.bootstrap)
+        asyncio.run(prepare(postgres.url, broker.bootstrap))
+        for e in eps:
+            processes[e.service] = start_service(
+                service_env(postgres.url, broker.bootstrap, e), e.service, log_dir
+            )
+        asyncio.run(wait_all_serving(eps, 60))
+        print(f"\nAccolade is up in {time.monotonic() - started:.1f}s. Logs in {log_dir}.\n")
+        print(f"  {'service':<14}{'gRPC':<18}metrics")
+        for e in eps:
+            print(
+                f"  {e.service:<14}127.0.0.1:{e.grpc_port:<8}http://127.0.0.1:{e.metrics_port}/metrics"
+            )
+        print(f"  {'kafka':<14}{broker.bootstrap}\n  {'postgres':<14}{postgres.url}\n")
+        print("Try `accolade demo` in another terminal. Ctrl-C stops everything.")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            dead = [n for n, p in processes.items() if p.poll() is not None]
+            if dead:
+                log.error("%s exited; stopping (see %s)", ", ".join(dead), log_dir)
+                return 1
+    except TimeoutError as exc:
+        log.error("%s (see logs in %s)", exc, log_dir)  # noqa: TRY400 - the cause is in the service logs
+        return 1
+    else:
+        return 0
+    finally:
+        log.info("stopping services")
+        stop_processes(processes)
+        broker.stop()
+        postgres.stop()
+        log.info("stopped")

@@ -1,0 +1,236 @@
+"""Exactly-once consumption: apply a batch and record its event ids in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from google.protobuf.message import DecodeError
+
+from accolade.runtime.logs import correlation_id
+from accolade.runtime.metrics import Metrics
+from accolade.v1 import envelope_pb2
+
+log = logging.getLogger(__name__)
+
+
+class InvalidEvent(Exception):
+    """A message that can never be applied; it goes to the dead-letter topic with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Applies one new event inside the batch's transaction. May write state and outbox rows on
+# `conn`; raises InvalidEvent for a message that can never be applied.
+Handler = Callable[[asyncpg.Connection, envelope_pb2.Envelope], Awaitable[None]]
+
+
+def decode(value: bytes | None) -> envelope_pb2.Envelope:
+    """Parses and checks the parts of an envelope every consumer relies on.
+
+    Raises:
+        InvalidEvent: the bytes are not an envelope, or a required part is missing.
+    """
+    envelope = envelope_pb2.Envelope()
+    try:
+        envelope.ParseFromString(value or b"")
+    except DecodeError as exc:
+        raise InvalidEvent(f"undecodable: {exc}") from None
+    try:
+        envelope.event_id = str(uuid.UUID(envelope.event_id))
+    except ValueError:
+        raise InvalidEvent(f"event_id {envelope.event_id!r} is not a UUID") from None
+    if not envelope.tenant_id:
+        raise InvalidEvent("tenant_id is empty")
+    if not envelope.agent_id:
+        raise InvalidEvent("agent_id is empty")
+    if envelope.WhichOneof("payload") is None:
+        raise InvalidEvent("payload is missing or of an unknown type")
+    return envelope
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        # Wait for the batch in flight to commit its offsets before giving partitions away.
+        async with self._lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        log.info("partitions assigned", extra={"partitions": str(sorted(map(str, assigned)))})  # type: ignore[call-overload]
+
+
+class InboxConsumer:
+    """Consumes topics as one consumer group and applies each event exactly once.
+
+    For each batch: decode every message (undecodable or invalid ones go to the
+    dead-letter topic with the reason), then in one transaction apply each event not yet
+    in `applied_events` and record its id; commit the Kafka offsets only after that
+    transaction. A crash anywhere redelivers the batch, and the inbox skips what was applied.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        pool: asyncpg.Pool,
+        handler: Handler,
+        dead_letter_topic: str,
+        metrics: Metrics,
+    ) -> None:
+        self.name = name
+        self._consumer = consumer
+        self._producer = producer
+        self._pool = pool
+        self._handler = handler
+        self._dead_letter_topic = dead_letter_topic
+        self._metrics = metrics
+        self._lock = asyncio.Lock()
+        self._stopping = False
+        self.rebalance_listener = _Rebalance(self._lock)
+
+    async def start(self, topics: Sequence[str]) -> None:
+        """Joins the group for `topics`."""
+        self._consumer.subscribe(list(topics), listener=self.rebalance_listener)
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Asks `run` to return once the batch in flight is committed."""
+        self._stopping = True
+
+    async def close(self) -> None:
+        """Leaves the group; call after `run` has returned."""
+        await self._consumer.stop()
+
+    async def run(self) -> None:
+        """Consumes until `stop`; a failed batch is retried from its first offsets."""
+        backoff = 0.2
+        while not self._stopping:
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            if not batch:
+                await self._report_lag()
+                continue
+            async with self._lock:
+                try:
+                    await self._process(batch)
+                    backoff = 0.2
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
+                    log.warning(
+                        "batch failed; retrying",
+                        extra={"consumer": self.name, "error": repr(exc), "retry_in": backoff},
+                    )
+                    self._rewind(batch)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+            await self._report_lag()
+
+    def _rewind(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        for tp, records in batch.items():
+            # A partition no longer assigned is the new owner's, from the committed offset.
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.seek(tp, records[0].offset)
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        decoded: list[tuple[ConsumerRecord, envelope_pb2.Envelope]] = []
+        dead: list[tuple[ConsumerRecord, str]] = []
+        for records in batch.values():
+            for record in records:
+                self._metrics.events_consumed.labels(record.topic).inc()
+                try:
+                    decoded.append((record, decode(record.value)))
+                except InvalidEvent as exc:
+                    dead.append((record, exc.reason))
+
+        async with self._pool.acquire() as conn, conn.transaction():
+            new = await conn.fetch(
+                "INSERT INTO applied_events (consumer, tenant_id, event_id) "
+                "SELECT $1, t, e::uuid FROM unnest($2::text[], $3::text[]) AS x(t, e) "
+                "ON CONFLICT DO NOTHING RETURNING tenant_id, event_id::text",
+                self.name,
+                [e.tenant_id for _, e in decoded],
+                [e.event_id for _, e in decoded],
+            )
+            fresh = {(r["tenant_id"], r["event_id"]) for r in new}
+            for record, envelope in decoded:
+                key = (envelope.tenant_id, envelope.event_id)
+                if key not in fresh:
+                    self._metrics.events_duplicate.labels(record.topic).inc()
+                    continue
+                fresh.discard(key)  # the same event twice in one batch applies once
+                token = correlation_id.set(envelope.event_id)
+                try:
+                    async with conn.transaction():  # a savepoint: a poison event undoes only itself
+                        await self._handler(conn, envelope)
+                except InvalidEvent as exc:
+                    dead.append((record, exc.reason))
+                    continue
+                finally:
+                    correlation_id.reset(token)
+                self._metrics.events_applied.labels(record.topic).inc()
+
+        for record, reason in dead:
+            await self._dead_letter(record, reason)
+        await self._commit(batch)
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        log.warning(
+            "dead-lettering message",
+            extra={
+                "consumer": self.name,
+                "topic": record.topic,
+                "offset": record.offset,
+                "reason": reason,
+            },
+        )
+        await self._producer.send_and_wait(
+            self._dead_letter_topic,
+            record.value,
+            key=record.key,
+            headers=[
+                ("reason", reason.encode()),
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+                ("consumer", self.name.encode()),
+            ],
+        )
+        self._metrics.dead_lettered.labels(record.topic, reason.split(":")[0][:40]).inc()
+
+    async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced; the batch is applied, so redelivery will be skipped.
+            log.info("offset commit after rebalance skipped", extra={"error": repr(exc)})
+
+    async def _report_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except IllegalStateError:
+                continue
+            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+
+def dead_letter_reasons(records: Sequence[ConsumerRecord]) -> list[str]:
+    """The reason header of each dead-lettered record, for tools and tests."""
+    return [dict(r.headers).get("reason", b"").decode() for r in records]

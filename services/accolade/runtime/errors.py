@@ -1,0 +1,39 @@
+"""The errors a service raises to its callers; one interceptor maps them to gRPC status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+
+
+class AccoladeError(Exception):
+    """Base of every error a handler raises on purpose; carries its gRPC code."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+
+class InvalidArgument(AccoladeError):
+    """The request is malformed; each violation names the field at fault.
+
+    Args:
+        violations: (field path, description) pairs, such as ("events[2].tenant_id", "is required").
+    """
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, violations: Sequence[tuple[str, str]]) -> None:
+        self.violations = list(violations)
+        super().__init__("; ".join(f"{field}: {why}" for field, why in self.violations))
+
+
+class NotFound(AccoladeError):
+    """The named thing does not exist for this tenant."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class Unavailable(AccoladeError):
+    """A dependency (database or broker) cannot be reached; the caller may retry."""
+
+    code = grpc.StatusCode.UNAVAILABLE

@@ -1,0 +1,144 @@
+"""Server interceptors: request ids, metrics and the mapping of errors to gRPC status."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from accolade.runtime.errors import AccoladeError, InvalidArgument
+from accolade.runtime.logs import correlation_id
+from accolade.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID = "x-request-id"
+
+
+def _status_for(exc: AccoladeError) -> grpc.Status:
+    detail = status_pb2.Status(code=exc.code.value[0], message=str(exc))
+    if isinstance(exc, InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                for f, d in exc.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        detail.details.append(packed)
+    return rpc_status.to_status(detail)
+
+
+class _Call:
+    """Measures one RPC and turns what it raised into a status."""
+
+    def __init__(self, metrics: Metrics, method: str, context: grpc.aio.ServicerContext) -> None:
+        self.metrics = metrics
+        self.method = method
+        self.context = context
+        self.code = grpc.StatusCode.OK
+        self.started = time.perf_counter()
+        incoming = dict(context.invocation_metadata() or ())
+        self.request_id = str(incoming.get(REQUEST_ID) or uuid.uuid4())
+        self.token = correlation_id.set(self.request_id)
+        context.set_trailing_metadata(((REQUEST_ID, self.request_id),))
+
+    async def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, AccoladeError):
+            self.code = exc.code
+            await self.context.abort_with_status(_status_for(exc))
+        self.code = grpc.StatusCode.INTERNAL
+        log.exception("unhandled error in %s", self.method)
+        await self.context.abort(
+            grpc.StatusCode.INTERNAL, f"internal error; request id {self.request_id}"
+        )
+
+    def finish(self) -> None:
+        correlation_id.reset(self.token)
+        code = self.context.code()
+        if isinstance(code, grpc.StatusCode) and code is not grpc.StatusCode.OK:
+            self.code = code
+        self.metrics.rpc_requests.labels(self.method, self.code.name).inc()
+        self.metrics.rpc_duration.labels(self.method).observe(time.perf_counter() - self.started)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Wraps the methods of Accolade's own services (not health or reflection)."""
+
+    def __init__(self, metrics: Metrics, prefix: str = "/accolade.") -> None:
+        self._metrics = metrics
+        self._prefix = prefix
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or not details.method.startswith(self._prefix):
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        metrics = self._metrics
+
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                call = _Call(metrics, method, context)
+                try:
+                    return await inner(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every error becomes a status here
+                    await call.fail(exc)
+                finally:
+                    call.finish()
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                call = _Call(metrics, method, context)
+                try:
+                    async for item in inner_stream(request, context):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    await call.fail(exc)
+                finally:
+                    call.finish()
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def bad_request_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
+    """The (field, description) pairs in an INVALID_ARGUMENT error's details, for clients."""
+    status = rpc_status.from_call(error)
+    if status is None or status.code != code_pb2.INVALID_ARGUMENT:
+        return []
+    found: list[tuple[str, str]] = []
+    for packed in status.details:
+        bad = error_details_pb2.BadRequest()
+        if packed.Unpack(bad):
+            found.extend((v.field, v.description) for v in bad.field_violations)
+    return found

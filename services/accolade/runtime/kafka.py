@@ -1,0 +1,96 @@
+"""Kafka plumbing shared by every service: clients, topics and envelope keys."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from accolade.runtime.settings import Settings
+from accolade.v1 import envelope_pb2
+
+log = logging.getLogger(__name__)
+
+
+def envelope_key(envelope: envelope_pb2.Envelope) -> bytes:
+    """The Kafka key: one agent's events share a partition and so stay in order."""
+    return f"{envelope.tenant_id}/{envelope.agent_id}".encode()
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    """A producer that waits for every in-sync replica.
+
+    Idempotent production stays off: the outbox and the consumers' inbox already give
+    exactly-once effects, and some Kafka-protocol brokers reject its handshake.
+    """
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"accolade-{settings.service}",
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=10_000,
+        retry_backoff_ms=200,
+    )
+
+
+def group_consumer(settings: Settings, group: str, *, start: str = "earliest") -> AIOKafkaConsumer:
+    """A consumer-group member that commits only when told to; subscribe it before start.
+
+    Args:
+        settings: the service's settings.
+        group: the consumer group id.
+        start: where a partition with no committed offset starts, "earliest" or "latest".
+    """
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"accolade-{settings.service}",
+        group_id=group,
+        enable_auto_commit=False,
+        # Inbox consumers start from the beginning when they find no committed offset: the
+        # broker may have lost its log and offsets, and the inbox makes re-reading harmless.
+        auto_offset_reset=start,
+        max_poll_records=500,
+        retry_backoff_ms=200,
+        metadata_max_age_ms=5_000,
+    )
+
+
+def tail_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer outside any group, for reading end offsets or following topics live."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"accolade-{settings.service}-tail",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        retry_backoff_ms=200,
+        metadata_max_age_ms=5_000,
+    )
+
+
+async def ensure_topics(settings: Settings, extra: Iterable[str] = ()) -> None:
+    """Creates the shared topics (and `extra` ones) that do not exist yet."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id=f"accolade-{settings.service}-admin"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [*settings.topics.all(), *extra]
+        missing = [
+            NewTopic(
+                name,
+                settings.topic_partitions,
+                1,
+                topic_configs={"cleanup.policy": "compact"} if name.endswith(".roster.v1") else {},
+            )
+            for name in wanted
+            if name not in existing
+        ]
+        if missing:
+            await admin.create_topics(missing)
+            log.info("created topics", extra={"topics": ",".join(t.name for t in missing)})
+    finally:
+        await admin.close()

@@ -1,0 +1,204 @@
+"""Runs one service: gRPC server, health, metrics, outbox relay and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable
+
+import asyncpg
+import grpc
+from aiokafka.errors import KafkaError
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from accolade.runtime import db, kafka
+from accolade.runtime.consumer import InboxConsumer
+from accolade.runtime.interceptors import ServiceInterceptor
+from accolade.runtime.metrics import Metrics, MetricsServer
+from accolade.runtime.outbox import OutboxRelay
+from accolade.runtime.service import Context, ServiceDefinition
+from accolade.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def migrations_for(definition: ServiceDefinition) -> list[db.Migration]:
+    """The runtime's migrations followed by the service's own."""
+    return [
+        *db.load_migrations("runtime", "accolade.runtime"),
+        *db.load_migrations(definition.name, definition.package),
+    ]
+
+
+class _Health:
+    """Keeps the health status of "" and the service name in step with its dependencies."""
+
+    def __init__(
+        self, servicer: health.aio.HealthServicer, names: list[str], metrics: Metrics
+    ) -> None:
+        self.servicer = servicer
+        self._names = names
+        self._metrics = metrics
+        self.serving = False
+
+    async def set(self, serving: bool) -> None:
+        if serving != self.serving:
+            log.info("health %s", "SERVING" if serving else "NOT_SERVING")
+        self.serving = serving
+        for name in self._names:
+            await self.servicer.set(name, SERVING if serving else NOT_SERVING)
+
+    async def watch(self, ctx: Context, interval: float) -> None:
+        while True:
+            db_ok = await _probe(ctx.pool.fetchval("SELECT 1"))
+            kafka_ok = await _probe(ctx.producer.client.fetch_all_metadata())
+            self._metrics.dependency_up.labels("postgres").set(db_ok)
+            self._metrics.dependency_up.labels("kafka").set(kafka_ok)
+            await self.set(db_ok and kafka_ok and all(check() for check in ctx.ready_checks))
+            await asyncio.sleep(interval)
+
+
+async def _probe(awaitable: Awaitable[object]) -> bool:
+    try:
+        async with asyncio.timeout(2.0):
+            await awaitable
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError):
+        return False
+    return True
+
+
+async def _start_producer(ctx_settings: Settings, stop: asyncio.Event) -> object:
+    """Starts a producer, retrying while the broker is away (health stays NOT_SERVING)."""
+    delay = 0.5
+    while True:
+        producer = kafka.producer(ctx_settings)
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            log.warning(
+                "broker unreachable; retrying", extra={"error": repr(exc), "retry_in": delay}
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return None
+            delay = min(delay * 2, 5.0)
+            continue
+        return producer
+
+
+async def serve(
+    definition: ServiceDefinition,
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    bound: asyncio.Future[tuple[int, int]] | None = None,
+    *,
+    handle_signals: bool = True,
+) -> None:
+    """Runs `definition` until `stop` is set or the process gets SIGTERM or SIGINT.
+
+    Args:
+        definition: the service.
+        settings: its settings.
+        stop: set it to shut the service down; made here when not given.
+        bound: resolved with the (gRPC, metrics) ports once both listen.
+        handle_signals: stop on SIGTERM and SIGINT (off when embedded, as in tests).
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
+        loop.add_signal_handler(sig, stop.set)
+
+    metrics = Metrics.create(definition.name)
+    async with contextlib.AsyncExitStack() as stack:
+        metrics_server = MetricsServer(metrics, settings.grpc_host, settings.metrics_port)
+        stack.callback(metrics_server.close)
+
+        server = grpc.aio.server(interceptors=[ServiceInterceptor(metrics)])
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        status = _Health(health_servicer, ["", definition.grpc_service], metrics)
+        await status.set(False)
+        reflection.enable_server_reflection(
+            (definition.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+
+        pool = await db.create_pool(
+            settings.database_url, definition.name, application=f"accolade-{definition.name}"
+        )
+        stack.push_async_callback(pool.close)
+        producer = await _start_producer(settings, stop)
+        if producer is None:
+            return
+        stack.push_async_callback(producer.stop)  # type: ignore[attr-defined]
+
+        ctx = Context(settings, pool, producer, metrics, stack)
+        servicer = await definition.servicer(ctx)
+        definition.register(servicer, server)
+        await server.start()
+
+        async def stop_server() -> None:
+            await health_servicer.enter_graceful_shutdown()
+            await server.stop(settings.shutdown_grace_seconds)
+
+        stack.push_async_callback(stop_server)
+        if bound is not None:
+            bound.set_result((grpc_port, metrics_server.port))
+        log.info("started", extra={"grpc_port": grpc_port, "metrics_port": metrics_server.port})
+
+        probe = kafka.tail_consumer(settings)
+        await probe.start()
+        stack.push_async_callback(probe.stop)
+        relay = OutboxRelay(settings, definition.name, pool, producer, probe, metrics)
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+
+        consumers: list[tuple[InboxConsumer, asyncio.Task[None]]] = []
+        for spec in definition.consumers:
+            group = f"{settings.topics.namespace}.{definition.name}.{spec.name}"
+            inbox = InboxConsumer(
+                name=f"{definition.name}.{spec.name}",
+                consumer=kafka.group_consumer(settings, group),
+                producer=producer,
+                pool=pool,
+                handler=spec.handler(ctx),
+                dead_letter_topic=settings.topics.dead_letter(f"{definition.name}.{spec.name}"),
+                metrics=metrics,
+            )
+            await inbox.start([ctx.topic(t) for t in spec.topics])
+            consumers.append((inbox, asyncio.create_task(inbox.run(), name=f"consume-{spec.name}")))
+
+        health_task = asyncio.create_task(
+            status.watch(ctx, settings.health_interval_seconds), name="health"
+        )
+        await stop.wait()
+        log.info("stopping")
+
+        # Stop taking RPCs first, then drain consumers (committing what they applied),
+        # then flush the outbox one last time; the stack closes the pool and producer.
+        await stop_server()
+        health_task.cancel()
+        for inbox, _ in consumers:
+            await inbox.stop()
+        for inbox, task in consumers:
+            try:
+                await asyncio.wait_for(task, settings.shutdown_grace_seconds)
+            except TimeoutError:
+                log.warning("consumer did not stop in time", extra={"consumer": inbox.name})
+            await inbox.close()
+        for task in ctx.tasks:
+            task.cancel()
+        await relay.stop()
+        try:
+            await asyncio.wait_for(relay_task, settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning("outbox relay did not stop in time")
+        await asyncio.gather(health_task, *ctx.tasks, return_exceptions=True)
+    log.info("stopped")

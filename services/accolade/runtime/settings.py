@@ -1,0 +1,144 @@
+"""Typed settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Final
+
+# Default ports by service, as fixed in the design: (gRPC, metrics HTTP).
+SERVICE_PORTS: Final[Mapping[str, tuple[int, int]]] = {
+    "gateway": (50051, 9101),
+    "feedback": (50052, 9102),
+    "achievements": (50053, 9103),
+    "challenges": (50054, 9104),
+    "leaderboards": (50055, 9105),
+}
+
+TOPIC_NAMES: Final = ("activity", "feedback", "roster", "awards", "challenges", "leaderboards")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Topics:
+    """Kafka topic names, all derived from one namespace so tests and tenants can isolate."""
+
+    namespace: str = "accolade"
+
+    def topic(self, name: str) -> str:
+        """The full topic name for a logical topic such as "activity"."""
+        if name not in TOPIC_NAMES:
+            raise KeyError(name)
+        return f"{self.namespace}.{name}.v1"
+
+    def dead_letter(self, consumer: str) -> str:
+        """The dead-letter topic of one consumer (a service's consumer group)."""
+        return f"{self.namespace}.{consumer}.dlq.v1"
+
+    def all(self) -> list[str]:
+        """Every shared topic."""
+        return [self.topic(name) for name in TOPIC_NAMES]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a service process is configured with.
+
+    Build it with `Settings.from_env`; every field maps to one `ACCOLADE_*` variable.
+    """
+
+    service: str
+    database_url: str
+    kafka_bootstrap: str
+    grpc_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface of its pod
+    grpc_port: int = 0
+    metrics_port: int = 0
+    topics: Topics = Topics()
+    topic_partitions: int = 3
+    # Kept short so the local stack stops fast; the chart sets it below the pod's grace.
+    shutdown_grace_seconds: float = 5.0
+    outbox_retention_seconds: float = 3600.0
+    health_interval_seconds: float = 1.0
+    log_format: str = "console"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, service: str, env: Mapping[str, str]) -> Settings:
+        """Reads the settings of `service` from `env`.
+
+        Args:
+            service: one of the five service names.
+            env: the environment, usually `os.environ`.
+
+        Raises:
+            SettingsError: a variable is missing or malformed; the message names it.
+        """
+        if service not in SERVICE_PORTS:
+            raise SettingsError(f"unknown service {service!r}; one of {', '.join(SERVICE_PORTS)}")
+        grpc_default, metrics_default = SERVICE_PORTS[service]
+        reader = _Reader(env)
+        log_format = reader.text("ACCOLADE_LOG_FORMAT", "console")
+        if log_format not in ("console", "json"):
+            raise SettingsError(f"ACCOLADE_LOG_FORMAT must be console or json, not {log_format!r}")
+        return cls(
+            service=service,
+            database_url=reader.required("ACCOLADE_DATABASE_URL"),
+            kafka_bootstrap=reader.required("ACCOLADE_KAFKA_BOOTSTRAP"),
+            grpc_host=reader.text("ACCOLADE_GRPC_HOST", "0.0.0.0"),  # noqa: S104
+            grpc_port=reader.port("ACCOLADE_GRPC_PORT", grpc_default),
+            metrics_port=reader.port("ACCOLADE_METRICS_PORT", metrics_default),
+            topics=Topics(reader.text("ACCOLADE_TOPIC_NAMESPACE", "accolade")),
+            topic_partitions=reader.integer("ACCOLADE_TOPIC_PARTITIONS", 3, minimum=1),
+            shutdown_grace_seconds=reader.seconds("ACCOLADE_SHUTDOWN_GRACE_SECONDS", 5.0),
+            outbox_retention_seconds=reader.seconds("ACCOLADE_OUTBOX_RETENTION_SECONDS", 3600.0),
+            health_interval_seconds=reader.seconds("ACCOLADE_HEALTH_INTERVAL_SECONDS", 1.0),
+            log_format=log_format,
+            log_level=reader.text("ACCOLADE_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Reader:
+    env: Mapping[str, str]
+
+    def required(self, name: str) -> str:
+        value = self.env.get(name, "").strip()
+        if not value:
+            raise SettingsError(f"{name} is required and not set")
+        return value
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise SettingsError(f"{name} must be {bounds}, not {value}")
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        return self.integer(name, default, minimum=0, maximum=65535)
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+        if value < 0:
+            raise SettingsError(f"{name} must not be negative, not {value}")
+        return value

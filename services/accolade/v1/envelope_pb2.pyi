@@ -1,0 +1,34 @@
+import datetime
+
+from accolade.v1 import events_pb2 as _events_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Envelope(_message.Message):
+    __slots__ = ("event_id", "tenant_id", "agent_id", "occurred_at", "recorded_at", "interaction_completed", "survey_submitted", "badge_awarded", "challenge_progressed", "challenge_completed")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    SURVEY_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    BADGE_AWARDED_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_PROGRESSED_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    tenant_id: str
+    agent_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    interaction_completed: _events_pb2.InteractionCompleted
+    survey_submitted: _events_pb2.SurveySubmitted
+    badge_awarded: _events_pb2.BadgeAwarded
+    challenge_progressed: _events_pb2.ChallengeProgressed
+    challenge_completed: _events_pb2.ChallengeCompleted
+    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interaction_completed: _Optional[_Union[_events_pb2.InteractionCompleted, _Mapping]] = ..., survey_submitted: _Optional[_Union[_events_pb2.SurveySubmitted, _Mapping]] = ..., badge_awarded: _Optional[_Union[_events_pb2.BadgeAwarded, _Mapping]] = ..., challenge_progressed: _Optional[_Union[_events_pb2.ChallengeProgressed, _Mapping]] = ..., challenge_completed: _Optional[_Union[_events_pb2.ChallengeCompleted, _Mapping]] = ...) -> None: ...

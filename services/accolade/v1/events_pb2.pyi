@@ -1,0 +1,104 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
+    CHANNEL_VOICE: _ClassVar[Channel]
+    CHANNEL_CHAT: _ClassVar[Channel]
+    CHANNEL_EMAIL: _ClassVar[Channel]
+    CHANNEL_MESSAGING: _ClassVar[Channel]
+    CHANNEL_SOCIAL: _ClassVar[Channel]
+CHANNEL_UNSPECIFIED: Channel
+CHANNEL_VOICE: Channel
+CHANNEL_CHAT: Channel
+CHANNEL_EMAIL: Channel
+CHANNEL_MESSAGING: Channel
+CHANNEL_SOCIAL: Channel
+
+class InteractionCompleted(_message.Message):
+    __slots__ = ("interaction_id", "channel", "handle_time", "resolved_first_contact", "transferred")
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIRST_CONTACT_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_FIELD_NUMBER: _ClassVar[int]
+    interaction_id: str
+    channel: Channel
+    handle_time: _duration_pb2.Duration
+    resolved_first_contact: bool
+    transferred: bool
+    def __init__(self, interaction_id: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., handle_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., resolved_first_contact: _Optional[bool] = ..., transferred: _Optional[bool] = ...) -> None: ...
+
+class SurveySubmitted(_message.Message):
+    __slots__ = ("survey_id", "interaction_id", "csat", "comment")
+    SURVEY_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CSAT_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    survey_id: str
+    interaction_id: str
+    csat: int
+    comment: str
+    def __init__(self, survey_id: _Optional[str] = ..., interaction_id: _Optional[str] = ..., csat: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("rule_id", "rule_version", "window", "value", "threshold", "trigger_event_ids")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    rule_version: int
+    window: str
+    value: float
+    threshold: float
+    trigger_event_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rule_id: _Optional[str] = ..., rule_version: _Optional[int] = ..., window: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., trigger_event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BadgeAwarded(_message.Message):
+    __slots__ = ("badge_id", "name", "explanation")
+    BADGE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    badge_id: str
+    name: str
+    explanation: Explanation
+    def __init__(self, badge_id: _Optional[str] = ..., name: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class ChallengeProgressed(_message.Message):
+    __slots__ = ("challenge_id", "period", "progress", "target")
+    CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    challenge_id: str
+    period: str
+    progress: int
+    target: int
+    def __init__(self, challenge_id: _Optional[str] = ..., period: _Optional[str] = ..., progress: _Optional[int] = ..., target: _Optional[int] = ...) -> None: ...
+
+class ChallengeCompleted(_message.Message):
+    __slots__ = ("challenge_id", "name", "period", "target", "explanation")
+    CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    challenge_id: str
+    name: str
+    period: str
+    target: int
+    explanation: Explanation
+    def __init__(self, challenge_id: _Optional[str] = ..., name: _Optional[str] = ..., period: _Optional[str] = ..., target: _Optional[int] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...

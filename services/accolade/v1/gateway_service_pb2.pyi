@@ -1,0 +1,58 @@
+from accolade.v1 import envelope_pb2 as _envelope_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EventStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_STATUS_UNSPECIFIED: _ClassVar[EventStatus]
+    EVENT_STATUS_ACCEPTED: _ClassVar[EventStatus]
+    EVENT_STATUS_DUPLICATE: _ClassVar[EventStatus]
+    EVENT_STATUS_REJECTED: _ClassVar[EventStatus]
+EVENT_STATUS_UNSPECIFIED: EventStatus
+EVENT_STATUS_ACCEPTED: EventStatus
+EVENT_STATUS_DUPLICATE: EventStatus
+EVENT_STATUS_REJECTED: EventStatus
+
+class PublishEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]
+    def __init__(self, events: _Optional[_Iterable[_Union[_envelope_pb2.Envelope, _Mapping]]] = ...) -> None: ...
+
+class EventResult(_message.Message):
+    __slots__ = ("event_id", "status", "reason", "field")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    status: EventStatus
+    reason: str
+    field: str
+    def __init__(self, event_id: _Optional[str] = ..., status: _Optional[_Union[EventStatus, str]] = ..., reason: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class PublishEventsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[EventResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[EventResult, _Mapping]]] = ...) -> None: ...
+
+class WatchAgentRequest(_message.Message):
+    __slots__ = ("tenant_id", "agent_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    agent_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+
+class WatchAgentResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: _envelope_pb2.Envelope
+    def __init__(self, event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ...) -> None: ...
