@@ -86,8 +86,9 @@ async def accept(
         copy = envelope_pb2.Envelope()
         copy.CopyFrom(e)
         copy.event_id = str(uuid.UUID(copy.event_id))
+        fingerprint = _fingerprint(copy)  # of the canonical id, so "A1B2..." resends "a1b2..."
         copy.recorded_at.FromDatetime(now)
-        prepared.append((copy, _fingerprint(e)))
+        prepared.append((copy, fingerprint))
 
     async with pool.acquire() as conn, conn.transaction():
         inserted = await conn.fetch(
@@ -115,7 +116,8 @@ async def accept(
         for e, fingerprint in prepared:
             key = (e.tenant_id, e.event_id)
             if key in fresh:
-                fresh.discard(key)  # a second copy in the same batch is a duplicate
+                fresh.discard(key)
+                seen[key] = fingerprint  # a later copy in this batch is judged against it
                 to_publish.append(e)
                 results.append(
                     gateway_service_pb2.EventResult(

@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from accolade import catalog
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
 from accolade.runtime import admin
-from accolade.runtime.settings import SERVICE_PORTS, Settings
+from accolade.runtime.settings import SERVICE_PORTS, Settings, Topics
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,17 @@ async def wait_serving(port: int, service_name: str, within: float) -> None:
             await asyncio.sleep(0.1)
 
 
-async def prepare(database_url: str, bootstrap: str) -> None:
+async def prepare(
+    database_url: str, bootstrap: str, namespace: str = "accolade", partitions: int = 3
+) -> None:
     """Creates topics and migrates every schema."""
-    settings = Settings(service="gateway", database_url=database_url, kafka_bootstrap=bootstrap)
+    settings = Settings(
+        service="gateway",
+        database_url=database_url,
+        kafka_bootstrap=bootstrap,
+        topics=Topics(namespace),
+        topic_partitions=partitions,
+    )
     definitions = [catalog.load(n) for n in catalog.NAMES]
     await admin.migrate(database_url, definitions)
     await admin.create_topics(settings, definitions)

@@ -22,12 +22,32 @@ log = logging.getLogger(__name__)
 
 
 class InvalidEvent(Exception):
-    """A message that can never be applied; it goes to the dead-letter topic with `reason`."""
+    """A message that can never be applied; it goes to the dead-letter topic.
 
-    def __init__(self, reason: str) -> None:
+    Args:
+        reason: what is wrong, for people; sent as the dead letter's `reason` header.
+        kind: a short fixed category, for the dead-letter metric's label.
+    """
+
+    def __init__(self, reason: str, kind: str = "rejected") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
+
+# Failures that say nothing about the event: the whole batch is retried after a pause.
+TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    KafkaError,
+)
 
 # Applies one new event inside the batch's transaction. May write state and outbox rows on
 # `conn`; raises InvalidEvent for a message that can never be applied.
@@ -44,17 +64,21 @@ def decode(value: bytes | None) -> envelope_pb2.Envelope:
     try:
         envelope.ParseFromString(value or b"")
     except DecodeError as exc:
-        raise InvalidEvent(f"undecodable: {exc}") from None
+        raise InvalidEvent(f"undecodable: {exc}", "undecodable") from None
     try:
         envelope.event_id = str(uuid.UUID(envelope.event_id))
     except ValueError:
-        raise InvalidEvent(f"event_id {envelope.event_id!r} is not a UUID") from None
+        raise InvalidEvent(
+            f"invalid envelope: event_id {envelope.event_id[:64]!r} is not a UUID", "invalid"
+        ) from None
     if not envelope.tenant_id:
-        raise InvalidEvent("tenant_id is empty")
+        raise InvalidEvent("invalid envelope: tenant_id is empty", "invalid")
     if not envelope.agent_id:
-        raise InvalidEvent("agent_id is empty")
+        raise InvalidEvent("invalid envelope: agent_id is empty", "invalid")
     if envelope.WhichOneof("payload") is None:
-        raise InvalidEvent("payload is missing or of an unknown type")
+        raise InvalidEvent(
+            "unknown payload: missing or of a type this consumer does not know", "unknown_payload"
+        )
     return envelope
 
 
@@ -127,11 +151,14 @@ class InboxConsumer:
                 try:
                     await self._process(batch)
                     backoff = 0.2
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
-                    log.warning(
-                        "batch failed; retrying",
-                        extra={"consumer": self.name, "error": repr(exc), "retry_in": backoff},
-                    )
+                except Exception as exc:  # a consumer must never die quietly
+                    if isinstance(exc, TRANSIENT):
+                        log.warning(
+                            "batch failed; retrying",
+                            extra={"consumer": self.name, "error": repr(exc), "retry_in": backoff},
+                        )
+                    else:
+                        log.exception("batch failed; retrying", extra={"consumer": self.name})
                     self._rewind(batch)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -145,14 +172,14 @@ class InboxConsumer:
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         decoded: list[tuple[ConsumerRecord, envelope_pb2.Envelope]] = []
-        dead: list[tuple[ConsumerRecord, str]] = []
+        dead: list[tuple[ConsumerRecord, InvalidEvent]] = []
         for records in batch.values():
             for record in records:
                 self._metrics.events_consumed.labels(record.topic).inc()
                 try:
                     decoded.append((record, decode(record.value)))
                 except InvalidEvent as exc:
-                    dead.append((record, exc.reason))
+                    dead.append((record, exc))
 
         async with self._pool.acquire() as conn, conn.transaction():
             new = await conn.fetch(
@@ -170,29 +197,43 @@ class InboxConsumer:
                     self._metrics.events_duplicate.labels(record.topic).inc()
                     continue
                 fresh.discard(key)  # the same event twice in one batch applies once
-                token = correlation_id.set(envelope.event_id)
-                try:
-                    async with conn.transaction():  # a savepoint: a poison event undoes only itself
-                        await self._handler(conn, envelope)
-                except InvalidEvent as exc:
-                    dead.append((record, exc.reason))
-                    continue
-                finally:
-                    correlation_id.reset(token)
-                self._metrics.events_applied.labels(record.topic).inc()
-
-        for record, reason in dead:
-            await self._dead_letter(record, reason)
+                if rejected := await self._apply(conn, envelope):
+                    dead.append((record, rejected))
+                else:
+                    self._metrics.events_applied.labels(record.topic).inc()
+            # Dead letters go out before the commit: if sending fails, the batch is retried
+            # whole, so a rejected event is never recorded as applied without its letter.
+            for record, rejected in dead:
+                await self._dead_letter(record, rejected)
         await self._commit(batch)
 
-    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+    async def _apply(
+        self, conn: asyncpg.Connection, envelope: envelope_pb2.Envelope
+    ) -> InvalidEvent | None:
+        """Applies one event in a savepoint; returns why it was rejected, if it was."""
+        token = correlation_id.set(envelope.event_id)
+        try:
+            async with conn.transaction():  # a savepoint: a rejected event undoes only itself
+                await self._handler(conn, envelope)
+        except InvalidEvent as exc:
+            return exc
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # a bug, or data one event's SQL rejects
+            log.exception("handler failed; dead-lettering the event", extra={"consumer": self.name})
+            return InvalidEvent(f"handler failed: {type(exc).__name__}: {exc}", "handler_error")
+        finally:
+            correlation_id.reset(token)
+        return None
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: InvalidEvent) -> None:
         log.warning(
             "dead-lettering message",
             extra={
                 "consumer": self.name,
                 "topic": record.topic,
                 "offset": record.offset,
-                "reason": reason,
+                "reason": exc.reason,
             },
         )
         await self._producer.send_and_wait(
@@ -200,14 +241,15 @@ class InboxConsumer:
             record.value,
             key=record.key,
             headers=[
-                ("reason", reason.encode()),
+                ("reason", exc.reason.encode()),
+                ("kind", exc.kind.encode()),
                 ("source_topic", record.topic.encode()),
                 ("source_partition", str(record.partition).encode()),
                 ("source_offset", str(record.offset).encode()),
                 ("consumer", self.name.encode()),
             ],
         )
-        self._metrics.dead_lettered.labels(record.topic, reason.split(":")[0][:40]).inc()
+        self._metrics.dead_lettered.labels(record.topic, exc.kind).inc()
 
     async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
@@ -229,8 +271,3 @@ class InboxConsumer:
             self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(0, highwater - position)
             )
-
-
-def dead_letter_reasons(records: Sequence[ConsumerRecord]) -> list[str]:
-    """The reason header of each dead-lettered record, for tools and tests."""
-    return [dict(r.headers).get("reason", b"").decode() for r in records]

@@ -22,7 +22,19 @@ log = logging.getLogger(__name__)
 REQUEST_ID = "x-request-id"
 
 
-def _status_for(exc: AccoladeError) -> grpc.Status:
+class _Status(grpc.Status):  # type: ignore[misc]
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        details: str,
+        trailing_metadata: tuple[tuple[str, str | bytes], ...],
+    ) -> None:
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def _status_for(exc: AccoladeError, request_id: str) -> grpc.Status:
     detail = status_pb2.Status(code=exc.code.value[0], message=str(exc))
     if isinstance(exc, InvalidArgument):
         bad = error_details_pb2.BadRequest(
@@ -34,7 +46,11 @@ def _status_for(exc: AccoladeError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(bad)
         detail.details.append(packed)
-    return rpc_status.to_status(detail)
+    status = rpc_status.to_status(detail)
+    # The status replaces the trailing metadata, so the request id goes in again.
+    return _Status(
+        status.code, status.details, (*status.trailing_metadata, (REQUEST_ID, request_id))
+    )
 
 
 class _Call:
@@ -54,7 +70,7 @@ class _Call:
     async def fail(self, exc: BaseException) -> None:
         if isinstance(exc, AccoladeError):
             self.code = exc.code
-            await self.context.abort_with_status(_status_for(exc))
+            await self.context.abort_with_status(_status_for(exc, self.request_id))
         self.code = grpc.StatusCode.INTERNAL
         log.exception("unhandled error in %s", self.method)
         await self.context.abort(

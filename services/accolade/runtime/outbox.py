@@ -66,8 +66,10 @@ class OutboxRelay:
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._stopping = False
-        # The highest offset the broker assigned to this relay, per (topic, partition).
+        # Per (topic, partition): the highest offset the broker assigned to this relay, and
+        # the first offset of the last batch it published there.
         self._high: dict[tuple[str, int], int] = {}
+        self._last_base: dict[tuple[str, int], int] = {}
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         if payload == self._schema:
@@ -144,11 +146,16 @@ class OutboxRelay:
                     await self._producer.send(r["topic"], r["payload"], key=r["key"]) for r in rows
                 ]
                 sent = await asyncio.gather(*futures)
+                spans: dict[tuple[str, int], tuple[int, int]] = {}
                 for r, m in zip(rows, sent, strict=True):
                     key = (r["topic"], m.partition)
                     if m.offset <= self._high.get(key, -1):
                         regressed.add(r["topic"])
-                    self._high[key] = max(self._high.get(key, -1), m.offset)
+                    lo, hi = spans.get(key, (m.offset, m.offset))
+                    spans[key] = (min(lo, m.offset), max(hi, m.offset))
+                for key, (lo, hi) in spans.items():
+                    self._last_base[key] = lo
+                    self._high[key] = max(self._high.get(key, -1), hi)
                 await conn.executemany(
                     "UPDATE outbox SET published_at = now(), kafka_partition = $2, kafka_offset = $3 "
                     "WHERE id = $1",
@@ -165,28 +172,46 @@ class OutboxRelay:
                 await self._republish(regressed)
 
     async def load_high_water(self) -> None:
-        """Learns the offsets the retained rows were published at (after a restart)."""
+        """Learns where the retained rows were published (after a restart).
+
+        Rows published together share their `published_at` (one transaction), which tells
+        the last batch of each partition.
+        """
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT topic, kafka_partition, max(kafka_offset) AS last FROM outbox "
-                "WHERE published_at IS NOT NULL GROUP BY topic, kafka_partition"
+                """
+                SELECT o.topic, o.kafka_partition, max(o.kafka_offset) AS high,
+                       min(o.kafka_offset) FILTER (WHERE o.published_at = l.last) AS base
+                FROM outbox o
+                JOIN (SELECT topic, kafka_partition, max(published_at) AS last FROM outbox
+                      WHERE published_at IS NOT NULL GROUP BY topic, kafka_partition) l
+                  USING (topic, kafka_partition)
+                WHERE o.published_at IS NOT NULL
+                GROUP BY o.topic, o.kafka_partition
+                """
             )
-        self._high = {(r["topic"], r["kafka_partition"]): r["last"] for r in rows}
+        self._high = {(r["topic"], r["kafka_partition"]): r["high"] for r in rows}
+        self._last_base = {(r["topic"], r["kafka_partition"]): r["base"] for r in rows}
 
     async def check_broker_log(self) -> list[str]:
         """Republishes the retained rows of every topic whose log the broker lost.
 
+        A partition counts as lost when it is gone, or when its end offset does not reach
+        past the first offset of the last batch this relay published there. (Comparing
+        with that batch's first offset rather than its last keeps this right on brokers
+        that report the end offset as the last record batch's base offset plus one.)
+
         Returns:
             The topics found lost.
         """
-        if not self._high:
+        if not self._last_base:
             return []
         # Metadata of every topic, without asking for one by name: a broker that
         # auto-creates topics would otherwise recreate a lost one with default settings.
         cluster = await self._producer.client.fetch_all_metadata()
         lost: set[str] = set()
         partitions = []
-        for topic, partition in self._high:
+        for topic, partition in self._last_base:
             if partition in (cluster.partitions_for_topic(topic) or set()):
                 partitions.append(TopicPartition(topic, partition))
             else:
@@ -194,7 +219,9 @@ class OutboxRelay:
         if partitions:
             ends = await self._probe.end_offsets(partitions)
             lost.update(
-                tp.topic for tp in partitions if ends[tp] <= self._high[(tp.topic, tp.partition)]
+                tp.topic
+                for tp in partitions
+                if ends[tp] <= self._last_base[(tp.topic, tp.partition)]
             )
         if lost:
             await self._republish(lost)
@@ -215,6 +242,7 @@ class OutboxRelay:
                 )
                 self._metrics.outbox_republished.labels(topic).inc(int(status.split()[-1]))
         self._high = {k: v for k, v in self._high.items() if k[0] not in topics}
+        self._last_base = {k: v for k, v in self._last_base.items() if k[0] not in topics}
         self._wake.set()
 
     async def purge(self) -> int:

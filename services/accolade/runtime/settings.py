@@ -83,6 +83,11 @@ class Settings:
         log_format = reader.text("ACCOLADE_LOG_FORMAT", "console")
         if log_format not in ("console", "json"):
             raise SettingsError(f"ACCOLADE_LOG_FORMAT must be console or json, not {log_format!r}")
+        log_level = reader.text("ACCOLADE_LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise SettingsError(
+                f"ACCOLADE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {log_level!r}"
+            )
         return cls(
             service=service,
             database_url=reader.required("ACCOLADE_DATABASE_URL"),
@@ -96,7 +101,7 @@ class Settings:
             outbox_retention_seconds=reader.seconds("ACCOLADE_OUTBOX_RETENTION_SECONDS", 3600.0),
             health_interval_seconds=reader.seconds("ACCOLADE_HEALTH_INTERVAL_SECONDS", 1.0),
             log_format=log_format,
-            log_level=reader.text("ACCOLADE_LOG_LEVEL", "INFO").upper(),
+            log_level=log_level,
         )
 
 

@@ -1,0 +1,216 @@
+"""The whole platform as `accolade up` runs it: five service processes on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+from aiokafka import AIOKafkaConsumer
+
+from accolade import catalog
+from accolade.local.embedded import free_port
+from accolade.local.stack import (
+    Endpoint,
+    prepare,
+    service_env,
+    start_service,
+    stop_processes,
+    wait_all_serving,
+)
+from accolade.v1 import (
+    achievements_service_pb2,
+    achievements_service_pb2_grpc,
+    challenges_service_pb2,
+    challenges_service_pb2_grpc,
+    envelope_pb2,
+    events_pb2,
+    feedback_service_pb2,
+    feedback_service_pb2_grpc,
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+    leaderboards_service_pb2,
+    leaderboards_service_pb2_grpc,
+)
+
+
+@dataclasses.dataclass
+class Platform:
+    """Five service processes, their ports, and clients for each."""
+
+    database_url: str
+    bootstrap: str
+    namespace: str
+    log_dir: Path
+    endpoints: dict[str, Endpoint] = dataclasses.field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
+    channels: dict[str, grpc.aio.Channel] = dataclasses.field(default_factory=dict)
+
+    def env(self, service: str) -> dict[str, str]:
+        return service_env(
+            self.database_url,
+            self.bootstrap,
+            self.endpoints[service],
+            {
+                "ACCOLADE_TOPIC_NAMESPACE": self.namespace,
+                "ACCOLADE_TOPIC_PARTITIONS": "2",
+                "ACCOLADE_HEALTH_INTERVAL_SECONDS": "0.2",
+            },
+        )
+
+    async def start(self) -> None:
+        """Creates topics, migrates, starts every service and waits until all are SERVING."""
+        for name in catalog.NAMES:
+            self.endpoints[name] = Endpoint(name, free_port(), free_port())
+        await prepare(self.database_url, self.bootstrap, self.namespace, partitions=2)
+        for name in catalog.NAMES:
+            self.processes[name] = start_service(self.env(name), name, self.log_dir)
+        await self.wait_serving(catalog.NAMES)
+        for name, e in self.endpoints.items():
+            self.channels[name] = grpc.aio.insecure_channel(f"127.0.0.1:{e.grpc_port}")
+
+    async def wait_serving(self, names: Iterable[str], within: float = 60) -> None:
+        await wait_all_serving([self.endpoints[n] for n in names], within)
+
+    def kill(self, service: str) -> None:
+        """SIGKILL: no shutdown code runs."""
+        process = self.processes[service]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    async def restart(self, service: str) -> None:
+        """Starts a killed or stopped service again on the same ports."""
+        self.processes[service] = start_service(self.env(service), service, self.log_dir)
+        await self.wait_serving([service])
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        stop_processes(self.processes)
+
+    def metrics(self, service: str) -> str:
+        url = f"http://127.0.0.1:{self.endpoints[service].metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return str(reply.read().decode())
+
+    # Clients.
+    @property
+    def gateway(self) -> gateway_service_pb2_grpc.GatewayServiceStub:
+        return gateway_service_pb2_grpc.GatewayServiceStub(self.channels["gateway"])
+
+    @property
+    def feedback(self) -> feedback_service_pb2_grpc.FeedbackServiceStub:
+        return feedback_service_pb2_grpc.FeedbackServiceStub(self.channels["feedback"])
+
+    @property
+    def achievements(self) -> achievements_service_pb2_grpc.AchievementsServiceStub:
+        return achievements_service_pb2_grpc.AchievementsServiceStub(self.channels["achievements"])
+
+    @property
+    def challenges(self) -> challenges_service_pb2_grpc.ChallengesServiceStub:
+        return challenges_service_pb2_grpc.ChallengesServiceStub(self.channels["challenges"])
+
+    @property
+    def leaderboards(self) -> leaderboards_service_pb2_grpc.LeaderboardsServiceStub:
+        return leaderboards_service_pb2_grpc.LeaderboardsServiceStub(self.channels["leaderboards"])
+
+    async def badges(self, tenant: str, agent: str) -> list[str]:
+        reply = await self.achievements.ListAgentBadges(
+            achievements_service_pb2.ListAgentBadgesRequest(tenant_id=tenant, agent_id=agent)
+        )
+        return [b.badge_id for b in reply.badges]
+
+    async def scores(self, tenant: str, day: str = "") -> dict[str, int]:
+        reply = await self.leaderboards.GetLeaderboard(
+            leaderboards_service_pb2.GetLeaderboardRequest(tenant_id=tenant, day=day, limit=100)
+        )
+        return {e.agent_id: int(e.score) for e in reply.entries}
+
+    async def progress(self, tenant: str, agent: str, day: str = "") -> tuple[int, bool]:
+        reply = await self.challenges.ListAgentChallenges(
+            challenges_service_pb2.ListAgentChallengesRequest(
+                tenant_id=tenant, agent_id=agent, day=day
+            )
+        )
+        (challenge,) = reply.challenges
+        return challenge.progress, challenge.completed
+
+    async def survey(self, tenant: str, agent: str, csat: int) -> None:
+        await self.feedback.SubmitSurvey(
+            feedback_service_pb2.SubmitSurveyRequest(
+                tenant_id=tenant,
+                agent_id=agent,
+                survey_id=str(uuid.uuid4()),
+                interaction_id=f"i-{uuid.uuid4().hex[:8]}",
+                csat=csat,
+            )
+        )
+
+    async def publish(self, events: list[envelope_pb2.Envelope]) -> list[int]:
+        reply = await self.gateway.PublishEvents(
+            gateway_service_pb2.PublishEventsRequest(events=events), timeout=30
+        )
+        return [r.status for r in reply.results]
+
+
+def interaction(
+    tenant: str, agent: str, *, resolved: bool = True, at: datetime | None = None
+) -> envelope_pb2.Envelope:
+    """An InteractionCompleted envelope as a contact-center system would send it."""
+    e = envelope_pb2.Envelope(
+        event_id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        agent_id=agent,
+        interaction_completed=events_pb2.InteractionCompleted(
+            interaction_id=f"i-{uuid.uuid4().hex[:8]}",
+            channel=events_pb2.CHANNEL_CHAT,
+            resolved_first_contact=resolved,
+        ),
+    )
+    e.occurred_at.FromDatetime(at or datetime.now(UTC) - timedelta(seconds=30))
+    e.interaction_completed.handle_time.FromSeconds(240)
+    return e
+
+
+async def eventually(check, within: float = 30.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+    """Polls the async `check` until it returns a truthy value; returns the last value."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await check()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(every)
+
+
+async def read_all(
+    bootstrap: str, topic: str, idle: float = 1.5
+) -> list[tuple[bytes, dict[str, bytes]]]:
+    """Every message on `topic` from the beginning, with its headers."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    out: list[tuple[bytes, dict[str, bytes]]] = []
+    try:
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < idle:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                out.extend((r.value, dict(r.headers)) for r in records)
+                quiet_since = time.monotonic()
+    finally:
+        await consumer.stop()
+    return out
+
+
+def counter(metrics: str, name: str) -> float:
+    """The sum of every sample of `name` in a Prometheus text exposition."""
+    pattern = re.compile(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+]+)$", re.MULTILINE)
+    return sum(float(v) for v in pattern.findall(metrics))

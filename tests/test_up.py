@@ -1,0 +1,165 @@
+"""`accolade up` as a user runs it: start, use, stop, start again on the same data."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import grpc
+import psutil
+import pytest
+
+from accolade.local.embedded import free_port
+from accolade.local.stack import endpoints
+from accolade.v1 import (
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+    leaderboards_service_pb2,
+    leaderboards_service_pb2_grpc,
+)
+from tests.platform import eventually, interaction
+
+pytestmark = pytest.mark.system
+
+
+def _free_offset() -> int:
+    for _ in range(50):
+        offset = random.randrange(1_000, 15_000, 10)
+        ports = [p for e in endpoints(offset) for p in (e.grpc_port, e.metrics_port)]
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in ports:
+                    s = stack.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return offset
+    raise RuntimeError("no free port range")
+
+
+class Up:
+    """One `accolade up` process."""
+
+    def __init__(self, data_dir: Path, kafka_port: int, offset: int) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "accolade.cli",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--kafka-port",
+            str(kafka_port),
+            "--port-offset",
+            str(offset),
+        ]
+        self.data_dir = data_dir
+        self.kafka_port = kafka_port
+        self.offset = offset
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def start(self, within: float = 60) -> float:
+        """Starts it and returns how long it took to report every service SERVING."""
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stdout is not None
+        deadline = started + within
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if "Accolade is up" in line:
+                return time.monotonic() - started
+        raise AssertionError("accolade up did not come up:\n" + "".join(self.output))
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        assert self.process.stdout is not None
+        self.output.extend(self.process.stdout.readlines())
+        self.process.stdout.close()
+        return code
+
+    def leftovers(self) -> list[str]:
+        """Processes this stack started that are still alive."""
+        marks = (str(self.data_dir), f"127.0.0.1:{self.kafka_port}", "accolade.cli serve")
+        found = []
+        for p in psutil.process_iter(["pid", "cmdline", "status"]):
+            cmd = " ".join(p.info["cmdline"] or ())
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if any(m in cmd for m in marks) and p.pid != os.getpid():
+                found.append(f"{p.pid} {cmd}")
+        return found
+
+
+async def _scores(port: int, tenant: str) -> dict[str, int]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        board = await leaderboards_service_pb2_grpc.LeaderboardsServiceStub(channel).GetLeaderboard(
+            leaderboards_service_pb2.GetLeaderboardRequest(tenant_id=tenant, limit=100)
+        )
+    return {e.agent_id: int(e.score) for e in board.entries}
+
+
+async def _publish(port: int, events: list) -> None:  # type: ignore[type-arg]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        reply = await gateway_service_pb2_grpc.GatewayServiceStub(channel).PublishEvents(
+            gateway_service_pb2.PublishEventsRequest(events=events), timeout=30
+        )
+    assert {r.status for r in reply.results} == {gateway_service_pb2.EVENT_STATUS_ACCEPTED}
+
+
+async def test_stop_and_start_keeps_every_accepted_event_and_leaves_nothing_running(
+    tmp_path: Path, tenant: str
+) -> None:
+    up = Up(tmp_path / "data", free_port(), _free_offset())
+    gateway, leaderboards = (
+        e.grpc_port for e in endpoints(up.offset) if e.service in ("gateway", "leaderboards")
+    )
+    took = up.start()
+    print(f"accolade up reached SERVING in {took:.1f}s")
+    first = [interaction(tenant, f"agent-{i % 4}", resolved=i % 5 != 0) for i in range(40)]
+    try:
+        await _publish(gateway, first)
+    finally:
+        # Stop at once: some events may be accepted but not yet relayed or applied.
+        assert up.stop() == 0
+    assert up.leftovers() == []
+
+    up.start()
+    try:
+        second = [interaction(tenant, f"agent-{i % 4}") for i in range(8)]
+        await _publish(gateway, second)
+        expected = dict(
+            Counter(
+                e.agent_id for e in first + second if e.interaction_completed.resolved_first_contact
+            )
+        )
+
+        async def settled() -> bool:
+            return await _scores(leaderboards, tenant) == expected
+
+        assert await eventually(settled, within=60), (await _scores(leaderboards, tenant), expected)
+        await asyncio.sleep(1.5)
+        assert await _scores(leaderboards, tenant) == expected
+    finally:
+        assert up.stop() == 0
+    assert up.leftovers() == []
