@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import uuid
 from pathlib import Path
 
 from accolade import catalog
@@ -52,7 +53,8 @@ def _up(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from accolade.local import demo
 
-    return asyncio.run(demo.run(host=args.host, port_offset=args.port_offset, tenant=args.tenant))
+    tenant = args.tenant or f"demo-{uuid.uuid4().hex[:6]}"
+    return asyncio.run(demo.run(host=args.host, port_offset=args.port_offset, tenant=tenant))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port-offset", type=int, default=0)
-    p.add_argument("--tenant", default="demo-contact-center")
+    p.add_argument("--tenant", help="the tenant to send as (default: a new one per run)")
     p.set_defaults(run=_demo)
 
     args = parser.parse_args(argv)

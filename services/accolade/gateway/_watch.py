@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from accolade.runtime.consumer import InvalidEvent, decode
+from accolade.runtime.metrics import Metrics
 from accolade.v1 import envelope_pb2
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Hub:
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         topics: list[str],
+        metrics: Metrics,
         *,
         queue_size: int = 256,
         refresh_seconds: float = 5.0,
@@ -42,6 +44,7 @@ class Hub:
         self._consumer = consumer
         self._producer = producer
         self._topics = topics
+        self._metrics = metrics
         self._queue_size = queue_size
         self._refresh_seconds = refresh_seconds
         self._watchers: dict[tuple[str, str], set[Queue]] = defaultdict(set)
@@ -83,6 +86,7 @@ class Hub:
             batch = await self._consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for record in records:
+                    self._metrics.events_consumed.labels(record.topic).inc()
                     try:
                         envelope = decode(record.value)
                     except InvalidEvent as exc:
@@ -92,6 +96,7 @@ class Hub:
                         continue
                     if envelope.WhichOneof("payload") in LIVE_PAYLOADS:
                         self.publish(envelope)
+                        self._metrics.events_applied.labels(record.topic).inc()
 
     def publish(self, envelope: envelope_pb2.Envelope) -> None:
         """Hands `envelope` to every stream watching its agent."""

@@ -90,6 +90,7 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
 
     now = datetime.now(UTC)
     interactions, surveys = morning(tenant, now)
+    print(f"Contact center {tenant}: a morning of {len(AGENTS)} agents\n")
     async with (
         channel("gateway") as gw,
         channel("feedback") as fb,
