@@ -57,7 +57,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
 async def _build(ctx: Context) -> GatewayServicer:
     consumer = kafka.tail_consumer(ctx.settings)
     await consumer.start()
-    ctx.stack.push_async_callback(consumer.stop)
+    ctx.on_exit("watch consumer", consumer.stop)
     hub = Hub(consumer, ctx.producer, [ctx.topic("awards"), ctx.topic("challenges")], ctx.metrics)
     ctx.spawn(hub.run(), "watch-hub")
     ctx.ready_checks.append(lambda: hub.ready)

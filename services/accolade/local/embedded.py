@@ -79,6 +79,8 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                # Out of the terminal's process group, so Ctrl-C leaves stopping it to us.
+                start_new_session=True,
             )
         finally:
             if out is not subprocess.DEVNULL:

@@ -72,6 +72,9 @@ def start_service(env: dict[str, str], service: str, log_dir: Path) -> subproces
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # A session of its own: Ctrl-C reaches only `accolade up`, which then stops the
+            # services before the broker and the database, so their last flush can land.
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 
 import asyncpg
 import grpc
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -19,7 +20,7 @@ from accolade.runtime.consumer import InboxConsumer
 from accolade.runtime.interceptors import ServiceInterceptor
 from accolade.runtime.metrics import Metrics, MetricsServer
 from accolade.runtime.outbox import OutboxRelay
-from accolade.runtime.service import Context, ServiceDefinition
+from accolade.runtime.service import Context, ServiceDefinition, close_on_exit
 from accolade.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ async def _probe(awaitable: Awaitable[object]) -> bool:
     return True
 
 
-async def _start_producer(ctx_settings: Settings, stop: asyncio.Event) -> object:
+async def _start_producer(ctx_settings: Settings, stop: asyncio.Event) -> AIOKafkaProducer | None:
     """Starts a producer, retrying while the broker is away (health stays NOT_SERVING)."""
     delay = 0.5
     while True:
@@ -134,11 +135,12 @@ async def serve(
         pool = await db.create_pool(
             settings.database_url, definition.name, application=f"accolade-{definition.name}"
         )
-        stack.push_async_callback(pool.close)
+        grace = settings.shutdown_grace_seconds
+        close_on_exit(stack, "database pool", pool.close, grace)
         producer = await _start_producer(settings, stop)
         if producer is None:
             return
-        stack.push_async_callback(producer.stop)  # type: ignore[attr-defined]
+        close_on_exit(stack, "producer", producer.stop, grace)
 
         ctx = Context(settings, pool, producer, metrics, stack)
         servicer = await definition.servicer(ctx)
@@ -156,7 +158,7 @@ async def serve(
 
         probe = kafka.tail_consumer(settings)
         await probe.start()
-        stack.push_async_callback(probe.stop)
+        ctx.on_exit("offset probe", probe.stop)
         relay = OutboxRelay(settings, definition.name, pool, producer, probe, metrics)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
 
@@ -172,6 +174,7 @@ async def serve(
                 dead_letter_topic=settings.topics.dead_letter(f"{definition.name}.{spec.name}"),
                 metrics=metrics,
             )
+            ctx.on_exit(f"consumer {inbox.name}", inbox.close)
             await inbox.start([ctx.topic(t) for t in spec.topics])
             consumers.append((inbox, asyncio.create_task(inbox.run(), name=f"consume-{spec.name}")))
 
@@ -192,7 +195,6 @@ async def serve(
                 await asyncio.wait_for(task, settings.shutdown_grace_seconds)
             except TimeoutError:
                 log.warning("consumer did not stop in time", extra={"consumer": inbox.name})
-            await inbox.close()
         for task in ctx.tasks:
             task.cancel()
         await relay.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -15,6 +16,8 @@ from aiokafka import AIOKafkaProducer
 from accolade.runtime.consumer import Handler
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(slots=True)
@@ -37,6 +40,40 @@ class Context:
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Runs `coro` for the life of the service; it is cancelled at shutdown."""
         self.tasks.append(asyncio.create_task(coro, name=name))
+
+    def on_exit(self, what: str, close: Callable[[], Awaitable[object]]) -> None:
+        """Closes a resource at shutdown, within the grace period, whatever it raises."""
+        close_on_exit(self.stack, what, close, self.settings.shutdown_grace_seconds)
+
+
+def close_on_exit(
+    stack: contextlib.AsyncExitStack,
+    what: str,
+    close: Callable[[], Awaitable[object]],
+    within: float,
+) -> None:
+    """Pushes `close` on `stack`, bounded by `within` seconds and never raising.
+
+    A client whose server is already gone (the broker stopped first, say) may hang or
+    fail while closing; shutdown goes on regardless and says so in the log.
+    """
+
+    async def bounded() -> None:
+        task = asyncio.current_task()
+        try:
+            async with asyncio.timeout(within):
+                await close()
+        except TimeoutError:
+            log.warning("%s did not close in %.0f s", what, within)
+        except asyncio.CancelledError:
+            if task is not None and task.cancelling():
+                raise
+            # Some clients let the cancellation of their own inner tasks escape close().
+            log.warning("%s was interrupted while closing", what)
+        except Exception as exc:  # noqa: BLE001 - closing must not stop the rest of shutdown
+            log.warning("%s failed to close", what, extra={"error": repr(exc)})
+
+    stack.push_async_callback(bounded)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
