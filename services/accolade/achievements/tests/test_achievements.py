@@ -1,0 +1,149 @@
+"""The achievements service over gRPC, fed through its real topics on a real broker."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+
+from accolade import catalog
+from accolade.achievements._service import award_event_id
+from accolade.runtime import admin
+from accolade.runtime.interceptors import bad_request_violations
+from accolade.testing import (
+    by_event_id,
+    caught_up,
+    eventually,
+    interaction,
+    outbox_published,
+    produce,
+    read_topic,
+    stays,
+    survey,
+)
+from accolade.v1 import achievements_service_pb2 as pb
+from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
+
+
+def by_badge(reply: pb.ListAgentBadgesResponse) -> dict[str, pb.AgentBadge]:
+    return {b.badge_id: b for b in reply.badges}
+
+
+async def test_badges_are_awarded_once_with_their_explanation(start_service, infra) -> None:
+    achievements = await start_service("achievements")
+    stub = pb_grpc.AchievementsServiceStub(achievements.channel)
+    topics = achievements.settings.topics
+    unresolved = interaction("acme", "a1", resolved=False)
+    first, second = interaction("acme", "a1"), interaction("acme", "a1")
+    four, five, five_again = (
+        survey("acme", "a1", 4),
+        survey("acme", "a1", 5),
+        survey("acme", "a1", 5),
+    )
+    # The same agent id in another tenant is another agent, with badges of its own.
+    globex_five = survey("globex", "a1", 5)
+
+    await produce(
+        infra.bootstrap,
+        topics.topic("activity"),
+        [
+            unresolved,
+            interaction("acme", "a2", resolved=False),
+            first,
+            second,
+            first,  # a redelivered copy
+            interaction("globex", "a1", resolved=False),
+            second,
+        ],
+    )
+    await produce(
+        infra.bootstrap, topics.topic("feedback"), [four, five, five_again, five, globex_five]
+    )
+
+    async def badges(tenant: str, agent: str) -> pb.ListAgentBadgesResponse:
+        return await stub.ListAgentBadges(
+            pb.ListAgentBadgesRequest(tenant_id=tenant, agent_id=agent)
+        )
+
+    await eventually(lambda: badges("acme", "a1"), lambda r: len(r.badges) == 2)
+    # Every later qualifying event and every copy has been applied, and changed nothing.
+    await caught_up(achievements.settings)
+    reply = await badges("acme", "a1")
+    # Oldest first.
+    assert [b.awarded_at.ToDatetime() for b in reply.badges] == sorted(
+        b.awarded_at.ToDatetime() for b in reply.badges
+    )
+    held = by_badge(reply)
+    assert sorted(held) == ["first-resolution", "five-stars"]
+    resolution, stars = held["first-resolution"], held["five-stars"]
+    assert (resolution.name, stars.name) == ("First Resolution", "Five Stars")
+    assert resolution.description and stars.description
+    assert resolution.HasField("awarded_at") and stars.HasField("awarded_at")
+    for badge, trigger in ((resolution, first), (stars, five)):
+        assert badge.explanation.rule_id == badge.badge_id
+        assert badge.explanation.rule_version == 1
+        assert list(badge.explanation.trigger_event_ids) == [trigger.event_id]
+
+    globex = by_badge(await badges("globex", "a1"))
+    assert sorted(globex) == ["five-stars"]
+    assert list(globex["five-stars"].explanation.trigger_event_ids) == [globex_five.event_id]
+    assert (await badges("acme", "a2")).badges == []
+
+    # The announcements: one event per award, with an id derived from what it announces.
+    await outbox_published(achievements.settings)
+    awards = by_event_id(await read_topic(infra.bootstrap, topics.topic("awards")))
+    expected = [("acme", "first-resolution"), ("acme", "five-stars"), ("globex", "five-stars")]
+    assert sorted(awards) == sorted(award_event_id(t, "a1", b) for t, b in expected)
+    for event_id, e in awards.items():
+        assert uuid.UUID(event_id).version == 5
+        assert e.WhichOneof("payload") == "badge_awarded"
+        assert event_id == award_event_id(e.tenant_id, e.agent_id, e.badge_awarded.badge_id)
+        listed = by_badge(await badges(e.tenant_id, e.agent_id))[e.badge_awarded.badge_id]
+        assert e.badge_awarded.name == listed.name
+        assert e.badge_awarded.explanation == listed.explanation
+        assert e.HasField("recorded_at")
+
+
+async def test_events_published_before_start_are_caught_up_and_announced_once(
+    start_service, settings_for, infra
+) -> None:
+    # Published before the service starts, so it applies them in one batch and its relay
+    # publishes several awards to one partition at once. tansu 0.6 answers ListOffsets with
+    # the first offset of a partition's last batch plus one, which the relay once took for a
+    # lost log, publishing everything again every second.
+    settings = settings_for("achievements")
+    await admin.create_topics(settings, [catalog.load(n) for n in catalog.NAMES])
+    agents = [f"a{i}" for i in range(6)]
+    await produce(
+        infra.bootstrap, settings.topics.topic("activity"), [interaction("acme", a) for a in agents]
+    )
+    achievements = await start_service("achievements")
+    stub = pb_grpc.AchievementsServiceStub(achievements.channel)
+    await caught_up(achievements.settings)
+    for agent in agents:
+        reply = await stub.ListAgentBadges(
+            pb.ListAgentBadgesRequest(tenant_id="acme", agent_id=agent)
+        )
+        assert [b.badge_id for b in reply.badges] == ["first-resolution"]
+    await outbox_published(achievements.settings)
+    expected = sorted(award_event_id("acme", a, "first-resolution") for a in agents)
+
+    # Three seconds: three of the relay's once-a-second checks of the broker's log.
+    await stays(
+        lambda: read_topic(infra.bootstrap, settings.topics.topic("awards")),
+        lambda awards: sorted(by_event_id(awards)) == expected,
+        seconds=3,
+        what="one event per award",
+    )
+
+
+async def test_listing_without_an_agent_is_invalid(start_service) -> None:
+    achievements = await start_service("achievements")
+    stub = pb_grpc.AchievementsServiceStub(achievements.channel)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.ListAgentBadges(pb.ListAgentBadgesRequest(tenant_id="acme", agent_id=""))
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in bad_request_violations(caught.value)] == ["agent_id"]

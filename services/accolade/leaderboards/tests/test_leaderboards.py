@@ -1,0 +1,138 @@
+"""The leaderboards service over gRPC, fed through its real activity topic on a real broker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+
+from accolade.runtime.interceptors import bad_request_violations
+from accolade.testing import caught_up, eventually, interaction, produce
+from accolade.v1 import envelope_pb2
+from accolade.v1 import leaderboards_service_pb2 as pb
+from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
+
+BOARD = "daily-resolutions"
+
+
+def ranking(reply: pb.GetLeaderboardResponse) -> list[tuple[int, str, float]]:
+    return [(e.rank, e.agent_id, e.score) for e in reply.entries]
+
+
+async def test_agents_are_ranked_by_resolutions_per_day(start_service, infra) -> None:
+    leaderboards = await start_service("leaderboards")
+    stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
+    at = datetime.now(UTC) - timedelta(minutes=3)
+    today, yesterday = at.date().isoformat(), (at - timedelta(days=1)).date().isoformat()
+
+    def resolved(
+        agent: str, n: int, *, tenant: str = "acme", days_ago: int = 0
+    ) -> list[envelope_pb2.Envelope]:
+        when = at - timedelta(days=days_ago)
+        return [interaction(tenant, agent, occurred_at=when) for _ in range(n)]
+
+    alice, dave = resolved("alice", 3), resolved("dave", 1)
+    await produce(
+        infra.bootstrap,
+        leaderboards.settings.topics.topic("activity"),
+        [
+            # Carol before Bob: ties are ordered by agent id, not by who got there first.
+            *resolved("carol", 2),
+            *resolved("bob", 2),
+            *alice,
+            *dave,
+            *resolved("dave", 5, days_ago=1),
+            # Erin only has unresolved interactions, which do not count.
+            *(interaction("acme", "erin", resolved=False, occurred_at=at) for _ in range(4)),
+            # Copies change nothing; another tenant's agents are on another board.
+            alice[0],
+            dave[0],
+            *resolved("zed", 9, tenant="globex"),
+        ],
+    )
+
+    async def board(
+        day: str = today, limit: int = 0, tenant: str = "acme"
+    ) -> pb.GetLeaderboardResponse:
+        return await stub.GetLeaderboard(
+            pb.GetLeaderboardRequest(tenant_id=tenant, day=day, limit=limit)
+        )
+
+    async def rank(agent: str, day: str = today, tenant: str = "acme") -> tuple[int, float, int]:
+        r = await stub.GetAgentRank(
+            pb.GetAgentRankRequest(tenant_id=tenant, agent_id=agent, board_id=BOARD, day=day)
+        )
+        assert (r.board_id, r.period) == (BOARD, day)
+        return r.rank, r.score, r.total_agents
+
+    top = [(1, "alice", 3), (2, "bob", 2), (2, "carol", 2), (4, "dave", 1)]
+    await eventually(board, lambda r: ranking(r) == top)
+    await caught_up(leaderboards.settings)
+
+    everyone = await board()
+    assert (everyone.board_id, everyone.period, everyone.total_agents) == (BOARD, today, 4)
+    assert ranking(everyone) == top
+    two = await board(limit=2)
+    assert (ranking(two), two.total_agents) == (top[:2], 4)
+    assert ranking(await board(limit=3)) == top[:3]
+    assert ranking(await board(limit=100)) == top
+
+    assert await rank("alice") == (1, 3, 4)
+    assert await rank("bob") == (2, 2, 4)
+    assert await rank("carol") == (2, 2, 4)
+    assert await rank("dave") == (4, 1, 4)
+    assert await rank("erin") == (0, 0, 4)
+
+    before = await board(day=yesterday)
+    assert (before.period, ranking(before), before.total_agents) == (yesterday, [(1, "dave", 5)], 1)
+    assert await rank("dave", day=yesterday) == (1, 5, 1)
+    assert await rank("alice", day=yesterday) == (0, 0, 1)
+
+    assert ranking(await board(tenant="globex")) == [(1, "zed", 9)]
+    assert await rank("zed", tenant="globex") == (1, 9, 1)
+    assert await rank("zed") == (0, 0, 4)
+
+
+async def test_bad_requests_name_the_field_and_unknown_boards_are_not_found(
+    start_service,
+) -> None:
+    leaderboards = await start_service("leaderboards")
+    stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
+
+    async def violations(call: Awaitable[object]) -> list[str]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        return [f for f, _ in bad_request_violations(caught.value)]
+
+    assert await violations(
+        stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", limit=101))
+    ) == ["limit"]
+    assert await violations(
+        stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", limit=-1))
+    ) == ["limit"]
+    assert await violations(
+        stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", day="2026-13-01"))
+    ) == ["day"]
+    assert await violations(
+        stub.GetAgentRank(pb.GetAgentRankRequest(tenant_id="acme", agent_id=""))
+    ) == ["agent_id"]
+
+    for call in (
+        stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", board_id="fastest-typist")),
+        stub.GetAgentRank(
+            pb.GetAgentRankRequest(tenant_id="acme", agent_id="a1", board_id="fastest-typist")
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "fastest-typist" in (caught.value.details() or "")
+
+    # An empty board id is the built-in board, and an empty day is today (UTC).
+    before = datetime.now(UTC).date().isoformat()
+    empty = await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme"))
+    assert (empty.board_id, empty.total_agents, list(empty.entries)) == (BOARD, 0, [])
+    assert empty.period in (before, datetime.now(UTC).date().isoformat())
