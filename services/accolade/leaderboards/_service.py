@@ -88,7 +88,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         rows = await self._pool.fetch(
             "SELECT agent_id, score, rank() OVER (ORDER BY score DESC) AS rank, count(*) OVER () AS total "
             "FROM period_scores WHERE tenant_id = $1 AND board_id = $2 AND period = $3 "
-            "ORDER BY score DESC, agent_id COLLATE "C" LIMIT $4",
+            'ORDER BY score DESC, agent_id COLLATE "C" LIMIT $4',
             request.tenant_id,
             board_id,
             day,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.helpers import create_ssl_context
 
 from accolade.runtime.settings import Settings
 from accolade.v1 import envelope_pb2
@@ -19,6 +21,25 @@ def envelope_key(envelope: envelope_pb2.Envelope) -> bytes:
     return f"{envelope.tenant_id}/{envelope.agent_id}".encode()
 
 
+def connection(settings: Settings, role: str) -> dict[str, Any]:
+    """The client options every Kafka client of a service shares: address, identity, security."""
+    security = settings.kafka_security
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "client_id": f"accolade-{settings.service}{role}",
+        "security_protocol": security.protocol,
+    }
+    if security.protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=security.ssl_cafile or None)
+    if security.protocol.startswith("SASL_"):
+        options.update(
+            sasl_mechanism=security.sasl_mechanism,
+            sasl_plain_username=security.sasl_username,
+            sasl_plain_password=security.sasl_password,
+        )
+    return options
+
+
 def producer(settings: Settings) -> AIOKafkaProducer:
     """A producer that waits for every in-sync replica.
 
@@ -26,8 +47,7 @@ def producer(settings: Settings) -> AIOKafkaProducer:
     exactly-once effects, and some Kafka-protocol brokers reject its handshake.
     """
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id=f"accolade-{settings.service}",
+        **connection(settings, ""),
         acks="all",
         linger_ms=5,
         request_timeout_ms=10_000,
@@ -44,8 +64,7 @@ def group_consumer(settings: Settings, group: str, *, start: str = "earliest") -
         start: where a partition with no committed offset starts, "earliest" or "latest".
     """
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id=f"accolade-{settings.service}",
+        **connection(settings, ""),
         group_id=group,
         enable_auto_commit=False,
         # Inbox consumers start from the beginning when they find no committed offset: the
@@ -60,8 +79,7 @@ def group_consumer(settings: Settings, group: str, *, start: str = "earliest") -
 def tail_consumer(settings: Settings) -> AIOKafkaConsumer:
     """A consumer outside any group, for reading end offsets or following topics live."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id=f"accolade-{settings.service}-tail",
+        **connection(settings, "-tail"),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="latest",
@@ -72,9 +90,7 @@ def tail_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 async def ensure_topics(settings: Settings, extra: Iterable[str] = ()) -> None:
     """Creates the shared topics (and `extra` ones) that do not exist yet."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id=f"accolade-{settings.service}-admin"
-    )
+    admin = AIOKafkaAdminClient(**connection(settings, "-admin"))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -83,7 +99,7 @@ async def ensure_topics(settings: Settings, extra: Iterable[str] = ()) -> None:
             NewTopic(
                 name,
                 settings.topic_partitions,
-                1,
+                settings.topic_replication_factor,
                 topic_configs={"cleanup.policy": "compact"} if name.endswith(".roster.v1") else {},
             )
             for name in wanted

@@ -32,6 +32,7 @@ class Metrics:
     outbox_published: Counter
     outbox_republished: Counter
     dependency_up: Gauge
+    serving: Gauge
 
     @classmethod
     def create(cls, service: str) -> Metrics:
@@ -106,6 +107,9 @@ class Metrics:
                 "1 when a dependency answers, by dependency.",
                 ["dependency"],
                 registry=reg,
+            ),
+            serving=Gauge(
+                f"{p}_serving", "1 while the service's gRPC health says SERVING.", registry=reg
             ),
         )
 

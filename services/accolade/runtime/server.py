@@ -52,6 +52,7 @@ class _Health:
         if serving != self.serving:
             log.info("health %s", "SERVING" if serving else "NOT_SERVING")
         self.serving = serving
+        self._metrics.serving.set(serving)
         for name in self._names:
             await self.servicer.set(name, SERVING if serving else NOT_SERVING)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Final
 
@@ -43,6 +44,22 @@ class Topics:
         return [self.topic(name) for name in TOPIC_NAMES]
 
 
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How clients authenticate to the brokers and encrypt the connection."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = dataclasses.field(default="", repr=False)
+    # A PEM bundle of the CAs that signed the brokers' certificates; empty: the system's.
+    ssl_cafile: str = ""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a service process is configured with.
@@ -58,6 +75,8 @@ class Settings:
     metrics_port: int = 0
     topics: Topics = Topics()
     topic_partitions: int = 3
+    topic_replication_factor: int = 1
+    kafka_security: KafkaSecurity = KafkaSecurity()
     # Kept short so the local stack stops fast; the chart sets it below the pod's grace.
     shutdown_grace_seconds: float = 5.0
     outbox_retention_seconds: float = 3600.0
@@ -97,12 +116,42 @@ class Settings:
             metrics_port=reader.port("ACCOLADE_METRICS_PORT", metrics_default),
             topics=Topics(reader.text("ACCOLADE_TOPIC_NAMESPACE", "accolade")),
             topic_partitions=reader.integer("ACCOLADE_TOPIC_PARTITIONS", 3, minimum=1),
+            topic_replication_factor=reader.integer(
+                "ACCOLADE_TOPIC_REPLICATION_FACTOR", 1, minimum=1
+            ),
+            kafka_security=_kafka_security(reader),
             shutdown_grace_seconds=reader.seconds("ACCOLADE_SHUTDOWN_GRACE_SECONDS", 5.0),
             outbox_retention_seconds=reader.seconds("ACCOLADE_OUTBOX_RETENTION_SECONDS", 3600.0),
             health_interval_seconds=reader.seconds("ACCOLADE_HEALTH_INTERVAL_SECONDS", 1.0),
             log_format=log_format,
             log_level=log_level,
         )
+
+
+def _kafka_security(reader: _Reader) -> KafkaSecurity:
+    protocol = reader.text("ACCOLADE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    if protocol not in _SECURITY_PROTOCOLS:
+        raise SettingsError(
+            f"ACCOLADE_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(_SECURITY_PROTOCOLS)}, "
+            f"not {protocol!r}"
+        )
+    security = KafkaSecurity(
+        protocol=protocol, ssl_cafile=reader.text("ACCOLADE_KAFKA_SSL_CAFILE", "")
+    )
+    if not protocol.startswith("SASL_"):
+        return security
+    mechanism = reader.text("ACCOLADE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").upper()
+    if mechanism not in _SASL_MECHANISMS:
+        raise SettingsError(
+            f"ACCOLADE_KAFKA_SASL_MECHANISM must be one of {', '.join(_SASL_MECHANISMS)}, "
+            f"not {mechanism!r}"
+        )
+    return dataclasses.replace(
+        security,
+        sasl_mechanism=mechanism,
+        sasl_username=reader.required("ACCOLADE_KAFKA_SASL_USERNAME"),
+        sasl_password=reader.required("ACCOLADE_KAFKA_SASL_PASSWORD"),
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -144,6 +193,8 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+        if not math.isfinite(value):
+            raise SettingsError(f"{name} must be a finite number of seconds, not {raw!r}")
         if value < 0:
             raise SettingsError(f"{name} must not be negative, not {value}")
         return value
