@@ -121,7 +121,7 @@ def settings_for(infra: Infra, database_url: str, namespace: str):  # type: igno
     """Builds the settings of a service under test: fresh database, own topics, free ports."""
 
     def build(service: str, **overrides: object) -> Settings:
-        return Settings(
+        settings = Settings(
             service=service,
             database_url=database_url,
             kafka_bootstrap=infra.bootstrap,
@@ -132,8 +132,8 @@ def settings_for(infra: Infra, database_url: str, namespace: str):  # type: igno
             topic_partitions=2,
             shutdown_grace_seconds=2.0,
             health_interval_seconds=0.2,
-            **overrides,  # type: ignore[arg-type]
         )
+        return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 
     return build
 

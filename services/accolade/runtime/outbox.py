@@ -38,6 +38,15 @@ async def add(
     await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
 
 
+def _lost(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is gone: closed, or already detached by the pool."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        # The pool detaches a connection the server terminated; asking it anything raises.
+        return True
+
+
 class OutboxRelay:
     """Publishes a schema's outbox to Kafka in id order, and again if the broker forgets it.
 
@@ -102,7 +111,7 @@ class OutboxRelay:
                         "outbox relay failed; retrying",
                         extra={"error": repr(exc), "retry_in": backoff},
                     )
-                    if listener is not None and listener.is_closed():
+                    if listener is not None and _lost(listener):
                         await self._pool.release(listener)
                         listener = None
                     await asyncio.sleep(backoff)
