@@ -123,7 +123,7 @@ class InboxConsumer:
         self._dead_letter_topic = dead_letter_topic
         self._metrics = metrics
         self._lock = asyncio.Lock()
-        self._stopping = False
+        self._stopped = asyncio.Event()
         self.rebalance_listener = _Rebalance(self._lock)
 
     async def start(self, topics: Sequence[str]) -> None:
@@ -133,7 +133,7 @@ class InboxConsumer:
 
     async def stop(self) -> None:
         """Asks `run` to return once the batch in flight is committed."""
-        self._stopping = True
+        self._stopped.set()
 
     async def close(self) -> None:
         """Leaves the group; call after `run` has returned."""
@@ -142,7 +142,7 @@ class InboxConsumer:
     async def run(self) -> None:
         """Consumes until `stop`; a failed batch is retried from its first offsets."""
         backoff = 0.2
-        while not self._stopping:
+        while not self._stopped.is_set():
             batch = await self._consumer.getmany(timeout_ms=200, max_records=500)
             if not batch:
                 await self._report_lag()
@@ -160,7 +160,8 @@ class InboxConsumer:
                     else:
                         log.exception("batch failed; retrying", extra={"consumer": self.name})
                     self._rewind(batch)
-                    await asyncio.sleep(backoff)
+                    with contextlib.suppress(TimeoutError):  # a stop ends the pause
+                        await asyncio.wait_for(self._stopped.wait(), backoff)
                     backoff = min(backoff * 2, 5.0)
             await self._report_lag()
 

@@ -74,7 +74,7 @@ class OutboxRelay:
         self._probe = probe
         self._metrics = metrics
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._stopped = asyncio.Event()
         # Per (topic, partition): the highest offset the broker assigned to this relay, and
         # the first offset of the last batch it published there.
         self._high: dict[tuple[str, int], int] = {}
@@ -90,8 +90,12 @@ class OutboxRelay:
         last_check = last_purge = 0.0
         backoff = 0.2
         try:
-            while not self._stopping:
+            while not self._stopped.is_set():
                 try:
+                    if listener is not None and _lost(listener):
+                        # Only the listening connection died: listen again on a new one.
+                        await self._pool.release(listener)
+                        listener = None
                     if listener is None:
                         listener = await self._pool.acquire()
                         await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -114,7 +118,8 @@ class OutboxRelay:
                     if listener is not None and _lost(listener):
                         await self._pool.release(listener)
                         listener = None
-                    await asyncio.sleep(backoff)
+                    with contextlib.suppress(TimeoutError):  # a stop ends the pause
+                        await asyncio.wait_for(self._stopped.wait(), backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 with contextlib.suppress(TimeoutError):
@@ -130,7 +135,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         """Asks `run` to return after one last publication attempt."""
-        self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def publish_pending(self) -> int:

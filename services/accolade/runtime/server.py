@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+LIVENESS = "liveness"
+# How long each client or pool may take to close once the drain is over.
+CLOSE_TIMEOUT = 5.0
 
 
 def migrations_for(definition: ServiceDefinition) -> list[db.Migration]:
@@ -136,21 +139,23 @@ async def serve(
         pool = await db.create_pool(
             settings.database_url, definition.name, application=f"accolade-{definition.name}"
         )
-        grace = settings.shutdown_grace_seconds
-        close_on_exit(stack, "database pool", pool.close, grace)
+        close_on_exit(stack, "database pool", pool.close, CLOSE_TIMEOUT)
         producer = await _start_producer(settings, stop)
         if producer is None:
             return
-        close_on_exit(stack, "producer", producer.stop, grace)
+        close_on_exit(stack, "producer", producer.stop, CLOSE_TIMEOUT)
 
         ctx = Context(settings, pool, producer, metrics, stack)
         servicer = await definition.servicer(ctx)
         definition.register(servicer, server)
         await server.start()
+        # "liveness" answers SERVING while the process answers at all: a liveness probe on
+        # it restarts a hung process, not one waiting out a database or broker outage.
+        await health_servicer.set(LIVENESS, SERVING)
 
-        async def stop_server() -> None:
+        async def stop_server(grace: float = settings.shutdown_grace_seconds) -> None:
             await health_servicer.enter_graceful_shutdown()
-            await server.stop(settings.shutdown_grace_seconds)
+            await server.stop(grace)
 
         stack.push_async_callback(stop_server)
         if bound is not None:
@@ -186,21 +191,27 @@ async def serve(
         log.info("stopping")
 
         # Stop taking RPCs first, then drain consumers (committing what they applied),
-        # then flush the outbox one last time; the stack closes the pool and producer.
-        await stop_server()
-        health_task.cancel()
+        # then flush the outbox one last time, all within one grace period; the stack then
+        # closes the clients and the pool, each within CLOSE_TIMEOUT.
+        deadline = loop.time() + settings.shutdown_grace_seconds
+
+        def left() -> float:
+            return max(0.1, deadline - loop.time())
+
         for inbox, _ in consumers:
             await inbox.stop()
+        await stop_server(left())
+        health_task.cancel()
         for inbox, task in consumers:
             try:
-                await asyncio.wait_for(task, settings.shutdown_grace_seconds)
+                await asyncio.wait_for(task, left())
             except TimeoutError:
                 log.warning("consumer did not stop in time", extra={"consumer": inbox.name})
         for task in ctx.tasks:
             task.cancel()
         await relay.stop()
         try:
-            await asyncio.wait_for(relay_task, settings.shutdown_grace_seconds)
+            await asyncio.wait_for(relay_task, left())
         except TimeoutError:
             log.warning("outbox relay did not stop in time")
         await asyncio.gather(health_task, *ctx.tasks, return_exceptions=True)

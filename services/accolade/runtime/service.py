@@ -42,8 +42,8 @@ class Context:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
     def on_exit(self, what: str, close: Callable[[], Awaitable[object]]) -> None:
-        """Closes a resource at shutdown, within the grace period, whatever it raises."""
-        close_on_exit(self.stack, what, close, self.settings.shutdown_grace_seconds)
+        """Closes a resource at shutdown, within 5 s, whatever it raises."""
+        close_on_exit(self.stack, what, close, 5.0)
 
 
 def close_on_exit(

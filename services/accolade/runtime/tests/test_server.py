@@ -121,6 +121,8 @@ async def test_health_names_the_service_and_follows_the_database_and_the_broker(
         await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
         await eventually(lambda: health_is(service, NOT_SERVING), "NOT_SERVING without a database")
         assert await dependencies_up() == (1.0, 0.0, 0.0)
+        # Liveness is not readiness: a dependency's outage must not get the pod restarted.
+        assert await liveness(service.channel) == SERVING
         await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
@@ -146,6 +148,12 @@ async def test_health_names_the_service_and_follows_the_database_and_the_broker(
         "the event consumed and committed",
         within=30,
     )
+
+
+async def liveness(channel: grpc.aio.Channel) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    reply = await stub.Check(health_pb2.HealthCheckRequest(service="liveness"), timeout=5)
+    return int(reply.status)
 
 
 async def health_is(service, status: int) -> bool:  # type: ignore[no-untyped-def]
