@@ -11,7 +11,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -27,13 +26,15 @@ from accolade.local.stack import (
     stop_processes,
     wait_all_serving,
 )
+
+# Re-exported: the system tests build their events with the services' own builder.
+from accolade.testing import interaction as interaction
 from accolade.v1 import (
     achievements_service_pb2,
     achievements_service_pb2_grpc,
     challenges_service_pb2,
     challenges_service_pb2_grpc,
     envelope_pb2,
-    events_pb2,
     feedback_service_pb2,
     feedback_service_pb2_grpc,
     gateway_service_pb2,
@@ -160,25 +161,6 @@ class Platform:
             gateway_service_pb2.PublishEventsRequest(events=events), timeout=30
         )
         return [r.status for r in reply.results]
-
-
-def interaction(
-    tenant: str, agent: str, *, resolved: bool = True, at: datetime | None = None
-) -> envelope_pb2.Envelope:
-    """An InteractionCompleted envelope as a contact-center system would send it."""
-    e = envelope_pb2.Envelope(
-        event_id=str(uuid.uuid4()),
-        tenant_id=tenant,
-        agent_id=agent,
-        interaction_completed=events_pb2.InteractionCompleted(
-            interaction_id=f"i-{uuid.uuid4().hex[:8]}",
-            channel=events_pb2.CHANNEL_CHAT,
-            resolved_first_contact=resolved,
-        ),
-    )
-    e.occurred_at.FromDatetime(at or datetime.now(UTC) - timedelta(seconds=30))
-    e.interaction_completed.handle_time.FromSeconds(240)
-    return e
 
 
 async def eventually(check, within: float = 30.0, every: float = 0.2):  # type: ignore[no-untyped-def]

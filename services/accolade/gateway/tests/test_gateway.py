@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -11,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from accolade.runtime.interceptors import bad_request_violations
+from accolade.testing import interaction
 from accolade.v1 import envelope_pb2, events_pb2
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -20,24 +20,6 @@ ACCEPTED, DUPLICATE, REJECTED = (
     pb.EVENT_STATUS_DUPLICATE,
     pb.EVENT_STATUS_REJECTED,
 )
-
-
-def interaction(
-    agent: str = "a1", *, resolved: bool = True, tenant: str = "acme"
-) -> envelope_pb2.Envelope:
-    e = envelope_pb2.Envelope(
-        event_id=str(uuid.uuid4()),
-        tenant_id=tenant,
-        agent_id=agent,
-        interaction_completed=events_pb2.InteractionCompleted(
-            interaction_id=f"i-{uuid.uuid4().hex[:8]}",
-            channel=events_pb2.CHANNEL_VOICE,
-            resolved_first_contact=resolved,
-        ),
-    )
-    e.occurred_at.FromDatetime(datetime.now(UTC) - timedelta(minutes=1))
-    e.interaction_completed.handle_time.FromSeconds(300)
-    return e
 
 
 async def read_topic(bootstrap: str, topic: str, expected: int) -> list[envelope_pb2.Envelope]:
@@ -60,7 +42,7 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[envelope
 async def test_accepted_events_are_durable_published_and_idempotent(start_service, infra) -> None:
     gateway = await start_service("gateway")
     stub = pb_grpc.GatewayServiceStub(gateway.channel)
-    events = [interaction("a1"), interaction("a2", resolved=False)]
+    events = [interaction("acme", "a1"), interaction("acme", "a2", resolved=False)]
 
     first = await stub.PublishEvents(pb.PublishEventsRequest(events=events))
     again = await stub.PublishEvents(pb.PublishEventsRequest(events=events))
@@ -82,7 +64,7 @@ async def test_accepted_events_are_durable_published_and_idempotent(start_servic
 async def test_reusing_an_event_id_for_a_different_event_is_rejected(start_service) -> None:
     gateway = await start_service("gateway")
     stub = pb_grpc.GatewayServiceStub(gateway.channel)
-    original = interaction("a1")
+    original = interaction("acme", "a1")
     impostor = envelope_pb2.Envelope()
     impostor.CopyFrom(original)
     impostor.agent_id = "someone-else"
@@ -124,11 +106,11 @@ async def test_bad_envelopes_get_invalid_argument_naming_the_field(
 ) -> None:
     gateway = await start_service("gateway")
     stub = pb_grpc.GatewayServiceStub(gateway.channel)
-    bad = interaction()
+    bad = interaction("acme", "a1")
     mutate(bad)
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.PublishEvents(pb.PublishEventsRequest(events=[interaction(), bad]))
+        await stub.PublishEvents(pb.PublishEventsRequest(events=[interaction("acme", "a1"), bad]))
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     fields = [f for f, _ in bad_request_violations(caught.value)]
