@@ -138,6 +138,31 @@ async def wait_all_serving(eps: list[Endpoint], within: float) -> None:
     )
 
 
+async def _start_or_give_up(
+    eps: list[Endpoint],
+    processes: dict[str, subprocess.Popen[bytes]],
+    stop: threading.Event,
+    log_dir: Path,
+    within: float = 60,
+) -> bool:
+    """Waits for every service to be SERVING; gives up on Ctrl-C or a service that exits."""
+    waiting = asyncio.create_task(wait_all_serving(eps, within))
+    try:
+        while not waiting.done():
+            dead = [n for n, p in processes.items() if p.poll() is not None]
+            if dead:
+                log.error("%s exited while starting; see %s", ", ".join(dead), log_dir)
+                return False
+            if stop.is_set():
+                return False
+            await asyncio.wait({waiting}, timeout=0.2)
+        waiting.result()
+        return True
+    finally:
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+
+
 def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
     """Runs everything until Ctrl-C or SIGTERM, then stops everything it started."""
     stop = threading.Event()
@@ -159,7 +184,8 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
             processes[e.service] = start_service(
                 service_env(postgres.url, broker.bootstrap, e), e.service, log_dir
             )
-        asyncio.run(wait_all_serving(eps, 60))
+        if not asyncio.run(_start_or_give_up(eps, processes, stop, log_dir)):
+            return 1
         print(f"\nAccolade is up in {time.monotonic() - started:.1f}s. Logs in {log_dir}.\n")
         print(f"  {'service':<14}{'gRPC':<18}metrics")
         for e in eps:

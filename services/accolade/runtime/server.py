@@ -21,7 +21,7 @@ from accolade.runtime.interceptors import ServiceInterceptor
 from accolade.runtime.metrics import Metrics, MetricsServer
 from accolade.runtime.outbox import OutboxRelay
 from accolade.runtime.service import Context, ServiceDefinition, close_on_exit
-from accolade.runtime.settings import Settings
+from accolade.runtime.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,13 @@ async def serve(
 
     metrics = Metrics.create(definition.name)
     async with contextlib.AsyncExitStack() as stack:
-        metrics_server = MetricsServer(metrics, settings.grpc_host, settings.metrics_port)
+        try:
+            metrics_server = MetricsServer(metrics, settings.grpc_host, settings.metrics_port)
+        except OSError as exc:
+            raise SettingsError(
+                f"ACCOLADE_METRICS_PORT: cannot listen on {settings.grpc_host}:"
+                f"{settings.metrics_port} ({exc.strerror})"
+            ) from None
         stack.callback(metrics_server.close)
 
         server = grpc.aio.server(interceptors=[ServiceInterceptor(metrics)])
@@ -134,7 +140,13 @@ async def serve(
         reflection.enable_server_reflection(
             (definition.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        try:
+            grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        except RuntimeError:
+            raise SettingsError(
+                f"ACCOLADE_GRPC_PORT: cannot listen on {settings.grpc_host}:{settings.grpc_port} "
+                "(in use, or not an address of this host)"
+            ) from None
 
         pool = await db.create_pool(
             settings.database_url, definition.name, application=f"accolade-{definition.name}"
