@@ -35,6 +35,9 @@ class InvalidEvent(Exception):
         self.kind = kind
 
 
+# The `kind` of every dead letter: a fixed set, so it can label a metric.
+DEAD_LETTER_KINDS = ("undecodable", "invalid", "unknown_payload", "rejected", "handler_error")
+
 # Failures that say nothing about the event: the whole batch is retried after a pause.
 TRANSIENT = (
     OSError,
@@ -128,6 +131,11 @@ class InboxConsumer:
 
     async def start(self, topics: Sequence[str]) -> None:
         """Joins the group for `topics`."""
+        # Every (topic, kind) series exists from the start at 0, so increase() over it
+        # counts the first dead letter too.
+        for topic in topics:
+            for kind in DEAD_LETTER_KINDS:
+                self._metrics.dead_lettered.labels(topic, kind)
         self._consumer.subscribe(list(topics), listener=self.rebalance_listener)
         await self._consumer.start()
 
