@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import gc
 import os
+import shutil
+import subprocess
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -198,3 +200,28 @@ async def start_service(settings_for):  # type: ignore[no-untyped-def]
 def repo_root() -> Path:
     """The repository's top directory."""
     return Path(__file__).parent
+
+
+def installed_tool(script: str, *commands: str) -> dict[str, str]:
+    """Runs an install script of scripts/ and returns the paths of `commands`.
+
+    Where the tool cannot be installed (no root for apt, say) the test is skipped, except
+    in CI, where everything must run.
+    """
+    root = Path(__file__).parent
+    install = subprocess.run(
+        [str(root / "scripts" / script)], capture_output=True, text=True, check=False
+    )
+    found = {c: shutil.which(c) for c in commands}
+    if install.returncode != 0 or not all(found.values()):
+        message = f"scripts/{script} could not install {', '.join(commands)}:\n{install.stdout}{install.stderr}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return {c: str(p) for c, p in found.items()}
+
+
+@pytest.fixture(scope="session")
+def prometheus_tools() -> dict[str, str]:
+    """Paths of `prometheus` and `promtool`, installed from Debian's packages when missing."""
+    return installed_tool("install-prometheus.sh", "prometheus", "promtool")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -56,16 +55,9 @@ _VARIABLE = re.compile(r"\$(?!\d)\{?[A-Za-z_]\w*")
 
 
 @pytest.fixture(scope="session")
-def prometheus_binary() -> str:
-    """The Prometheus server's path, installed from Debian's packages when missing."""
-    install = subprocess.run(
-        [str(ROOT / "scripts/install-prometheus.sh")], capture_output=True, text=True, check=False
-    )
-    if install.returncode != 0:
-        pytest.fail(f"scripts/install-prometheus.sh failed:\n{install.stdout}{install.stderr}")
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is not on PATH after scripts/install-prometheus.sh"
-    return binary
+def prometheus_binary(prometheus_tools: dict[str, str]) -> str:
+    """The Prometheus server's path."""
+    return prometheus_tools["prometheus"]
 
 
 class PrometheusServer:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,9 @@ FORBIDDEN_LABELS = {"agent", "agent_id", "user", "user_id", "event", "event_id",
 
 
 @pytest.fixture(scope="session")
-def promtool() -> str:
-    """promtool's path, installed from Debian's packages when missing."""
-    install = subprocess.run(
-        [str(ROOT / "scripts/install-prometheus.sh")], capture_output=True, text=True, check=False
-    )
-    if install.returncode != 0:
-        pytest.fail(f"scripts/install-prometheus.sh failed:\n{install.stdout}{install.stderr}")
-    path = shutil.which("promtool")
-    assert path, "promtool is not on PATH after scripts/install-prometheus.sh"
-    return path
+def promtool(prometheus_tools: dict[str, str]) -> str:
+    """promtool's path."""
+    return prometheus_tools["promtool"]
 
 
 def _alerts() -> list[dict[str, Any]]:
