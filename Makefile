@@ -39,6 +39,10 @@ bench: ## Measure intake throughput against a locally started platform.
 	scripts/bootstrap.sh
 	.venv/bin/python scripts/bench.py
 
+.PHONY: image
+image: ## Build the container image accolade:dev (docker, else podman; IMAGE= to retag).
+	scripts/image.sh
+
 .PHONY: clean
 clean: ## Remove local data and caches (not the virtualenv).
 	rm -rf .accolade .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -29,6 +30,9 @@ def _migrate(args: argparse.Namespace) -> int:
     settings = Settings.from_env("gateway", os.environ)
     logs.configure("migrate", fmt=settings.log_format, level=settings.log_level)
     definitions = [catalog.load(n) for n in (args.service or catalog.NAMES)]
+    # As a container's PID 1 a process gets no default SIGTERM action; exit (and roll the
+    # migration's transaction back) instead of waiting to be killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     async def run() -> None:
         await admin.migrate(settings.database_url, definitions)

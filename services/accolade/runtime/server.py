@@ -154,6 +154,7 @@ async def serve(
         close_on_exit(stack, "database pool", pool.close, CLOSE_TIMEOUT)
         producer = await _start_producer(settings, stop)
         if producer is None:
+            log.info("stopped", extra={"before": "the broker answered"})
             return
         close_on_exit(stack, "producer", producer.stop, CLOSE_TIMEOUT)
 
