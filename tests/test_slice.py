@@ -31,6 +31,16 @@ async def test_activity_and_feedback_become_badges_boards_and_challenges(
         async for message in stream:
             watched.append(message.event)
 
+    roster = await platform.gateway.UpsertAgents(
+        gateway_service_pb2.UpsertAgentsRequest(
+            tenant_id=tenant,
+            agents=[
+                gateway_service_pb2.AgentProfile(agent_id=a, display_name=a.title())
+                for a in ("ana", "ben", "cleo")
+            ],
+        )
+    )
+    assert roster.created == 3
     watcher = asyncio.create_task(watch())
     await asyncio.sleep(0.3)  # the stream is registered once the first read is pending
 
@@ -78,6 +88,10 @@ async def test_activity_and_feedback_become_badges_boards_and_challenges(
     assert counter(platform.metrics("gateway"), "accolade_gateway_rpc_requests_total") >= 1
     assert counter(platform.metrics("gateway"), "accolade_gateway_events_accepted_total") == 16
     assert counter(platform.metrics("feedback"), "accolade_feedback_rpc_requests_total") == 2
+    # Feedback keeps the roster the gateway publishes.
+    assert await eventually(
+        lambda: _positive(platform.metrics("feedback"), "accolade_feedback_events_applied_total")
+    )
     for service in ("achievements", "challenges", "leaderboards"):
         text = platform.metrics(service)
         assert counter(text, f"accolade_{service}_rpc_requests_total") >= 1, service
@@ -174,3 +188,7 @@ async def _equal(awaitable, expected, *, sort: bool = False) -> bool:  # type: i
     if sort:
         value = sorted(value)
     return bool(value == expected)
+
+
+async def _positive(metrics: str, name: str) -> bool:
+    return counter(metrics, name) >= 3

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 import grpc
 
 from accolade.runtime import outbox
+from accolade.runtime.consumer import Handler
 from accolade.runtime.errors import AccoladeError
-from accolade.runtime.service import Context, ServiceDefinition
+from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import envelope_pb2, events_pb2
 from accolade.v1 import feedback_service_pb2 as pb
@@ -104,6 +106,31 @@ class FeedbackServicer(pb_grpc.FeedbackServiceServicer):
         return pb.SubmitSurveyResponse(event_id=survey_id, duplicate=not inserted)
 
 
+def _roster_handler(ctx: Context) -> Handler:
+    """Keeps feedback's copy of the roster, for peer kudos and recognition to come."""
+
+    async def apply(conn: asyncpg.Connection, envelope: envelope_pb2.Envelope) -> None:
+        if envelope.WhichOneof("payload") != "agent_updated":
+            return  # other roster facts (teams, sites) are not feedback's concern yet
+        a = envelope.agent_updated
+        # Versions only grow; an older entry arriving late changes nothing.
+        await conn.execute(
+            "INSERT INTO agents AS g (tenant_id, agent_id, display_name, team_id, site_id, version) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, agent_id) DO UPDATE SET "
+            "display_name = EXCLUDED.display_name, team_id = EXCLUDED.team_id, "
+            "site_id = EXCLUDED.site_id, version = EXCLUDED.version, updated_at = now() "
+            "WHERE g.version < EXCLUDED.version",
+            envelope.tenant_id,
+            envelope.agent_id,
+            a.display_name,
+            a.team_id,
+            a.site_id,
+            a.version,
+        )
+
+    return apply
+
+
 async def _build(ctx: Context) -> FeedbackServicer:
     return FeedbackServicer(ctx)
 
@@ -114,4 +141,5 @@ SERVICE = ServiceDefinition(
     package="accolade.feedback",
     servicer=_build,
     register=pb_grpc.add_FeedbackServiceServicer_to_server,
+    consumers=(ConsumerSpec("roster", ("roster",), _roster_handler),),
 )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from accolade.gateway import _intake
+from accolade.gateway import _intake, _roster
 from accolade.gateway._watch import Hub
 from accolade.runtime import kafka
 from accolade.runtime.errors import AccoladeError
@@ -38,6 +38,13 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         results = await _intake.accept(self._ctx.pool, self._ctx.topic("activity"), request.events)
         self._accepted.inc(sum(r.status == pb.EVENT_STATUS_ACCEPTED for r in results))
         return pb.PublishEventsResponse(results=results)
+
+    async def UpsertAgents(
+        self, request: pb.UpsertAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpsertAgentsResponse:
+        return await _roster.upsert(
+            self._ctx.pool, self._ctx.topic("roster"), request.tenant_id, request.agents
+        )
 
     async def WatchAgent(
         self, request: pb.WatchAgentRequest, context: grpc.aio.ServicerContext

@@ -115,6 +115,21 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
                 live.append(f"  live  {agent:<14} {what}")
                 print(live[-1])
 
+        roster = await gateway.UpsertAgents(
+            gateway_service_pb2.UpsertAgentsRequest(
+                tenant_id=tenant,
+                agents=[
+                    gateway_service_pb2.AgentProfile(
+                        agent_id=a,
+                        display_name=a.replace(".", " ").title(),
+                        team_id="team-a" if i < 2 else "team-b",
+                        site_id="lisbon",
+                    )
+                    for i, a in enumerate(AGENTS)
+                ],
+            )
+        )
+        print(f"Roster: {roster.created} agents added, {roster.updated} updated")
         watchers = [asyncio.create_task(watch(a)) for a in AGENTS]
         await asyncio.sleep(0.5)
         reply = await gateway.PublishEvents(

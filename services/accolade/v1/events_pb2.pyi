@@ -102,3 +102,15 @@ class ChallengeCompleted(_message.Message):
     target: int
     explanation: Explanation
     def __init__(self, challenge_id: _Optional[str] = ..., name: _Optional[str] = ..., period: _Optional[str] = ..., target: _Optional[int] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class AgentUpdated(_message.Message):
+    __slots__ = ("display_name", "team_id", "site_id", "version")
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    display_name: str
+    team_id: str
+    site_id: str
+    version: int
+    def __init__(self, display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...

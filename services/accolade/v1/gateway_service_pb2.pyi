@@ -19,6 +19,36 @@ EVENT_STATUS_ACCEPTED: EventStatus
 EVENT_STATUS_DUPLICATE: EventStatus
 EVENT_STATUS_REJECTED: EventStatus
 
+class AgentProfile(_message.Message):
+    __slots__ = ("agent_id", "display_name", "team_id", "site_id")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    display_name: str
+    team_id: str
+    site_id: str
+    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ...) -> None: ...
+
+class UpsertAgentsRequest(_message.Message):
+    __slots__ = ("tenant_id", "agents")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    agents: _containers.RepeatedCompositeFieldContainer[AgentProfile]
+    def __init__(self, tenant_id: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[AgentProfile, _Mapping]]] = ...) -> None: ...
+
+class UpsertAgentsResponse(_message.Message):
+    __slots__ = ("created", "updated", "unchanged")
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    created: int
+    updated: int
+    unchanged: int
+    def __init__(self, created: _Optional[int] = ..., updated: _Optional[int] = ..., unchanged: _Optional[int] = ...) -> None: ...
+
 class PublishEventsRequest(_message.Message):
     __slots__ = ("events",)
     EVENTS_FIELD_NUMBER: _ClassVar[int]

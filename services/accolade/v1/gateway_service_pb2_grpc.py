@@ -46,6 +46,11 @@ class GatewayServiceStub:
                 request_serializer=accolade_dot_v1_dot_gateway__service__pb2.WatchAgentRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.WatchAgentResponse.FromString,
                 _registered_method=True)
+        self.UpsertAgents = channel.unary_unary(
+                '/accolade.v1.GatewayService/UpsertAgents',
+                request_serializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -68,6 +73,13 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertAgents(self, request, context):
+        """UpsertAgents creates or updates roster entries; entries sent unchanged have no effect.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +92,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.WatchAgent,
                     request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.WatchAgentRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_gateway__service__pb2.WatchAgentResponse.SerializeToString,
+            ),
+            'UpsertAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertAgents,
+                    request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +155,33 @@ class GatewayService:
             '/accolade.v1.GatewayService/WatchAgent',
             accolade_dot_v1_dot_gateway__service__pb2.WatchAgentRequest.SerializeToString,
             accolade_dot_v1_dot_gateway__service__pb2.WatchAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.GatewayService/UpsertAgents',
+            accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsRequest.SerializeToString,
+            accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsResponse.FromString,
             options,
             channel_credentials,
             insecure,
