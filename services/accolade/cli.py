@@ -20,6 +20,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(args.service, os.environ)
     logs.configure(args.service, fmt=settings.log_format, level=settings.log_level)
+    if os.environ.get("ACCOLADE_LOCAL_PARENT_PID"):
+        from accolade.local.stack import exit_with_parent
+
+        exit_with_parent(os.environ)
     asyncio.run(serve(catalog.load(args.service), settings))
     return 0
 

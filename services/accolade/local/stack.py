@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +26,24 @@ from accolade.runtime.settings import SERVICE_PORTS, Settings, Topics
 
 log = logging.getLogger(__name__)
 
+# Set in each service's environment: the service exits when this process does.
+PARENT_VARIABLE = "ACCOLADE_LOCAL_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # If `accolade up` itself is killed, its services get SIGTERM instead of living on.
+def exit_with_parent(env: Mapping[str, str]) -> None:
+    """In a service started by `accolade up`: get SIGTERM when `accolade up` dies.
+
+    Called by the service itself after it started, not between fork and exec: code run
+    there in a process with gRPC's threads can deadlock the child before it ever starts.
+    """
+    parent = env.get(PARENT_VARIABLE)
+    if not parent:
+        return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):
+        os.kill(os.getpid(), signal.SIGTERM)  # the parent died before we asked to follow it
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ def service_env(
         "ACCOLADE_GRPC_HOST": "127.0.0.1",
         "ACCOLADE_GRPC_PORT": str(endpoint.grpc_port),
         "ACCOLADE_METRICS_PORT": str(endpoint.metrics_port),
+        PARENT_VARIABLE: str(os.getpid()),
         **(extra or {}),
     }
 
@@ -75,7 +88,6 @@ def start_service(env: dict[str, str], service: str, log_dir: Path) -> subproces
             # A session of its own: Ctrl-C reaches only `accolade up`, which then stops the
             # services before the broker and the database, so their last flush can land.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
 
 
