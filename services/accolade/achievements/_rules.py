@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
+from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals
 from accolade.v1 import envelope_pb2
 
 
@@ -17,24 +17,18 @@ class BadgeRule:
         name: display name.
         description: what earns it, in one sentence.
         version: bumped whenever the criteria change; stored with each award.
-        payload: the event type the rule looks at, such as "survey_submitted".
-        field: the payload field compared.
-        equals: the value the field must have.
+        when: the events that earn it.
     """
 
     badge_id: str
     name: str
     description: str
     version: int
-    payload: str
-    field: str
-    equals: Any
+    when: FieldEquals
 
     def matches(self, envelope: envelope_pb2.Envelope) -> bool:
         """True when `envelope` earns this badge."""
-        if envelope.WhichOneof("payload") != self.payload:
-            return False
-        return bool(getattr(getattr(envelope, self.payload), self.field) == self.equals)
+        return self.when.matches(envelope)
 
 
 BUILT_IN: tuple[BadgeRule, ...] = (
@@ -43,18 +37,14 @@ BUILT_IN: tuple[BadgeRule, ...] = (
         name="First Resolution",
         description="Resolve a customer's issue on first contact.",
         version=1,
-        payload="interaction_completed",
-        field="resolved_first_contact",
-        equals=True,
+        when=RESOLVED_FIRST_CONTACT,
     ),
     BadgeRule(
         badge_id="five-stars",
         name="Five Stars",
         description="Receive a 5-star customer satisfaction survey.",
         version=1,
-        payload="survey_submitted",
-        field="csat",
-        equals=5,
+        when=FieldEquals("survey_submitted", "csat", 5),
     ),
 )
 

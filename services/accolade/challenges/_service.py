@@ -10,6 +10,7 @@ import asyncpg
 import grpc
 
 from accolade.runtime import outbox
+from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals
 from accolade.runtime.consumer import Handler
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
@@ -30,16 +31,7 @@ class DailyChallenge:
     description: str
     version: int
     target: int
-    payload: str
-    field: str
-    equals: object
-
-    def matches(self, envelope: envelope_pb2.Envelope) -> bool:
-        """True when `envelope` counts toward this challenge."""
-        kind = envelope.WhichOneof("payload")
-        return kind == self.payload and bool(
-            getattr(getattr(envelope, kind), self.field) == self.equals
-        )
+    counts: FieldEquals
 
 
 TEN_RESOLUTIONS = DailyChallenge(
@@ -48,9 +40,7 @@ TEN_RESOLUTIONS = DailyChallenge(
     description="Resolve 10 customer issues on first contact in one day.",
     version=1,
     target=10,
-    payload="interaction_completed",
-    field="resolved_first_contact",
-    equals=True,
+    counts=RESOLVED_FIRST_CONTACT,
 )
 CHALLENGES = (TEN_RESOLUTIONS,)
 
@@ -63,7 +53,9 @@ def _handler(ctx: Context) -> Handler:
 
     async def apply(conn: asyncpg.Connection, envelope: envelope_pb2.Envelope) -> None:
         for challenge in CHALLENGES:
-            if challenge.matches(envelope) and await _advance(conn, topic, challenge, envelope):
+            if challenge.counts.matches(envelope) and await _advance(
+                conn, topic, challenge, envelope
+            ):
                 completions.labels(challenge.challenge_id).inc()
 
     return apply

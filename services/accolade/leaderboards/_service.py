@@ -8,6 +8,7 @@ from datetime import UTC
 import asyncpg
 import grpc
 
+from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals
 from accolade.runtime.consumer import Handler
 from accolade.runtime.errors import NotFound
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
@@ -23,17 +24,13 @@ class Board:
 
     board_id: str
     name: str
-    payload: str
-    field: str
-    equals: object
+    counts: FieldEquals
 
 
 DAILY_RESOLUTIONS = Board(
     board_id="daily-resolutions",
     name="Resolutions today",
-    payload="interaction_completed",
-    field="resolved_first_contact",
-    equals=True,
+    counts=RESOLVED_FIRST_CONTACT,
 )
 BOARDS = {b.board_id: b for b in (DAILY_RESOLUTIONS,)}
 MAX_LIMIT = 100
@@ -41,12 +38,8 @@ MAX_LIMIT = 100
 
 def _handler(ctx: Context) -> Handler:
     async def apply(conn: asyncpg.Connection, envelope: envelope_pb2.Envelope) -> None:
-        kind = envelope.WhichOneof("payload")
         for board in BOARDS.values():
-            if (
-                kind != board.payload
-                or getattr(getattr(envelope, kind), board.field) != board.equals
-            ):
+            if not board.counts.matches(envelope):
                 continue
             day = envelope.occurred_at.ToDatetime(tzinfo=UTC).date()
             await conn.execute(
