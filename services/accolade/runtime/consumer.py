@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -86,13 +86,18 @@ def decode(value: bytes | None) -> envelope_pb2.Envelope:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lock: asyncio.Lock) -> None:
+    def __init__(self, lock: asyncio.Lock, metrics: Metrics) -> None:
         self._lock = lock
+        self._metrics = metrics
 
-    async def on_partitions_revoked(self, revoked: object) -> None:
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         # Wait for the batch in flight to commit its offsets before giving partitions away.
         async with self._lock:
             pass
+        # Their lag is the new owner's to report; a stale value here would mislead alerts.
+        for tp in revoked:
+            with contextlib.suppress(KeyError):
+                self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: object) -> None:
         log.info("partitions assigned", extra={"partitions": str(sorted(map(str, assigned)))})  # type: ignore[call-overload]
@@ -127,7 +132,7 @@ class InboxConsumer:
         self._metrics = metrics
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
-        self.rebalance_listener = _Rebalance(self._lock)
+        self.rebalance_listener = _Rebalance(self._lock, metrics)
 
     async def start(self, topics: Sequence[str]) -> None:
         """Joins the group for `topics`."""

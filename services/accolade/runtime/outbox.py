@@ -147,6 +147,12 @@ class OutboxRelay:
                 if not await conn.fetchval(
                     "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._schema}"
                 ):
+                    # Another replica publishes; every replica still reports the backlog.
+                    self._metrics.outbox_backlog.set(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                        )
+                    )
                     return total
                 rows = await conn.fetch(
                     "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL "
