@@ -22,13 +22,9 @@ since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; 
 optional=${IMAGE_TEST_OPTIONAL:-0}
 
 # 1. A container engine: a Docker engine that answers, else podman, else install podman.
-engine=${ENGINE:-}
+source scripts/engine.sh
 if [[ -z $engine ]]; then
-  if command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; then
-    engine=docker
-  elif command -v podman >/dev/null; then
-    engine=podman
-  elif [[ $optional == 1 ]]; then
+  if [[ $optional == 1 ]]; then
     say "SKIP: no container engine here (no Docker engine answers 'docker info', no podman)."
     say "      run scripts/image-test.sh without IMAGE_TEST_OPTIONAL=1 as root to install podman."
     exit 0

@@ -24,17 +24,11 @@ scratch=()
 cleanup() { ((${#scratch[@]})) && rm -rf "${scratch[@]}"; return 0; }
 trap cleanup EXIT
 
-engine=${ENGINE:-}
+source scripts/engine.sh
 if [[ -z $engine ]]; then
-  if command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; then
-    engine=docker
-  elif command -v podman >/dev/null; then
-    engine=podman
-  else
-    say "no container engine: neither a Docker engine answering 'docker info' nor podman."
-    say "install podman with scripts/install-podman.sh (as root), or start Docker."
-    exit 1
-  fi
+  say "no container engine: neither a Docker engine answering 'docker info' nor podman."
+  say "install podman with scripts/install-podman.sh (as root), or start Docker."
+  exit 1
 fi
 
 # The URI apt uses for a suite, so the base comes from the same (reachable) mirror.

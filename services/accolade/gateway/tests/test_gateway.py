@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import grpc
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from accolade.runtime.interceptors import bad_request_violations
-from accolade.testing import interaction
+from accolade.testing import interaction, outbox_published, read_topic
 from accolade.v1 import envelope_pb2, events_pb2
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -20,23 +19,6 @@ ACCEPTED, DUPLICATE, REJECTED = (
     pb.EVENT_STATUS_DUPLICATE,
     pb.EVENT_STATUS_REJECTED,
 )
-
-
-async def read_topic(bootstrap: str, topic: str, expected: int) -> list[envelope_pb2.Envelope]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    out: list[envelope_pb2.Envelope] = []
-    try:
-        for _ in range(60):
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for r in records:
-                    out.append(envelope_pb2.Envelope.FromString(r.value))
-            if len(out) >= expected:
-                break
-    finally:
-        await consumer.stop()
-    return out
 
 
 async def test_accepted_events_are_durable_published_and_idempotent(start_service, infra) -> None:
@@ -56,7 +38,9 @@ async def test_accepted_events_are_durable_published_and_idempotent(start_servic
     finally:
         await conn.close()
     assert stored == 2
-    published = await read_topic(infra.bootstrap, gateway.settings.topics.topic("activity"), 2)
+    await outbox_published(gateway.settings)
+    activity = gateway.settings.topics.topic("activity")
+    published = [e for _, e in await read_topic(infra.bootstrap, activity)]
     assert sorted(e.event_id for e in published) == sorted(e.event_id for e in events)
     assert all(e.HasField("recorded_at") for e in published)
 
