@@ -10,6 +10,7 @@ from accolade.gateway import _intake, _roster
 from accolade.gateway._watch import Hub
 from accolade.runtime import kafka
 from accolade.runtime.errors import AccoladeError
+from accolade.runtime.retention import Retention
 from accolade.runtime.service import Context, ServiceDefinition
 from accolade.runtime.validation import Violations
 from accolade.v1 import gateway_service_pb2 as pb
@@ -28,6 +29,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     def __init__(self, ctx: Context, hub: Hub) -> None:
         self._ctx = ctx
         self._hub = hub
+        self._intake = _intake.Intake(ctx.pool, ctx.topic("activity"))
         self._accepted = ctx.metrics.counter(
             "events_accepted", "Events accepted by intake, new ones only."
         )
@@ -35,7 +37,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def PublishEvents(
         self, request: pb.PublishEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishEventsResponse:
-        results = await _intake.accept(self._ctx.pool, self._ctx.topic("activity"), request.events)
+        results = await self._intake.accept(request.events)
         self._accepted.inc(sum(r.status == pb.EVENT_STATUS_ACCEPTED for r in results))
         return pb.PublishEventsResponse(results=results)
 
@@ -62,11 +64,15 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
 
 
 async def _build(ctx: Context) -> GatewayServicer:
-    consumer = kafka.tail_consumer(ctx.settings)
-    await consumer.start()
-    ctx.on_exit("watch consumer", consumer.stop)
-    hub = Hub(consumer, ctx.producer, [ctx.topic("awards"), ctx.topic("challenges")], ctx.metrics)
-    ctx.spawn(hub.run(), "watch-hub")
+    hub = Hub(
+        lambda: kafka.tail_consumer(ctx.settings),
+        ctx.producer,
+        [ctx.topic("awards"), ctx.topic("challenges")],
+        ctx.metrics,
+    )
+    # Supervised: if the hub fails it is started again, and the gateway is not SERVING
+    # until it follows its partitions again.
+    ctx.spawn(hub.run, "watch-hub")
     ctx.ready_checks.append(lambda: hub.ready)
     return GatewayServicer(ctx, hub)
 
@@ -77,4 +83,6 @@ SERVICE = ServiceDefinition(
     package="accolade.gateway",
     servicer=_build,
     register=pb_grpc.add_GatewayServiceServicer_to_server,
+    # Idempotency holds for resends within the intake retention.
+    retention=(Retention("intake_events", "recorded_at", lambda s: s.intake_retention_seconds),),
 )

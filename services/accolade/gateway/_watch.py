@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from accolade.runtime.consumer import InvalidEvent, decode
+from accolade.runtime.inbox import InvalidEvent, decode
 from accolade.runtime.metrics import Metrics
 from accolade.v1 import envelope_pb2
 
@@ -29,11 +29,15 @@ class Hub:
     the stream is live notification (agents read their history through the services), and
     skipping the group join makes a replica ready at once. The partitions are looked up
     again every `refresh_seconds`, so recreated or grown topics are followed.
+
+    `run` opens a consumer of its own each time it starts and closes it when it ends, so a
+    hub that failed and is started again (the runtime supervises it) begins afresh; it is
+    `ready` only while it follows its partitions.
     """
 
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
+        consumer: Callable[[], AIOKafkaConsumer],
         producer: AIOKafkaProducer,
         topics: list[str],
         metrics: Metrics,
@@ -41,7 +45,7 @@ class Hub:
         queue_size: int = 256,
         refresh_seconds: float = 5.0,
     ) -> None:
-        self._consumer = consumer
+        self._new_consumer = consumer
         self._producer = producer
         self._topics = topics
         self._metrics = metrics
@@ -50,7 +54,7 @@ class Hub:
         self._watchers: dict[tuple[str, str], set[Queue]] = defaultdict(set)
         self.ready = False
 
-    async def _assign(self) -> None:
+    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
         # The producer's client lists partitions without asking for topics by name, which
         # some brokers answer by creating them.
         cluster = await self._producer.client.fetch_all_metadata()
@@ -59,31 +63,43 @@ class Hub:
             for t in self._topics
             for p in cluster.partitions_for_topic(t) or ()
         }
-        if wanted == self._consumer.assignment():
+        if wanted == consumer.assignment():
             return
-        new = wanted - self._consumer.assignment()
-        self._consumer.assign(sorted(wanted))
+        new = wanted - consumer.assignment()
+        consumer.assign(sorted(wanted))
         if new:
-            await self._consumer.seek_to_end(*new)
+            await consumer.seek_to_end(*new)
             for tp in new:  # resolve "end" now, so nothing after `ready` is skipped
-                await self._consumer.position(tp)
+                await consumer.position(tp)
         self.ready = bool(wanted)
 
     async def run(self) -> None:
-        """Follows the topics until cancelled."""
+        """Follows the topics until cancelled; raises when following them fails."""
+        self.ready = False
+        consumer = self._new_consumer()
+        await consumer.start()
+        try:
+            await self._follow(consumer)
+        finally:
+            self.ready = False
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await consumer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         loop = asyncio.get_running_loop()
         next_refresh = 0.0
         while True:
             if loop.time() >= next_refresh:
                 try:
-                    await self._assign()
+                    await self._assign(consumer)
                 except Exception as exc:  # noqa: BLE001 - keep serving streams; retry soon
                     log.warning("cannot list recognition partitions", extra={"error": repr(exc)})
                 next_refresh = loop.time() + self._refresh_seconds
-            if not self._consumer.assignment():
+            if not consumer.assignment():
                 await asyncio.sleep(0.2)
                 continue
-            batch = await self._consumer.getmany(timeout_ms=200)
+            batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for record in records:
                     self._metrics.events_consumed.labels(record.topic).inc()

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC
+from collections import Counter
+from datetime import UTC, date, datetime
 
-import asyncpg
 import grpc
 
 from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals
-from accolade.runtime.consumer import Handler
 from accolade.runtime.errors import NotFound
+from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
-from accolade.v1 import envelope_pb2
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
 
@@ -36,21 +35,30 @@ BOARDS = {b.board_id: b for b in (DAILY_RESOLUTIONS,)}
 MAX_LIMIT = 100
 
 
-def _handler(ctx: Context) -> Handler:
-    async def apply(conn: asyncpg.Connection, envelope: envelope_pb2.Envelope) -> None:
-        for board in BOARDS.values():
-            if not board.counts.matches(envelope):
-                continue
-            day = envelope.occurred_at.ToDatetime(tzinfo=UTC).date()
-            await conn.execute(
-                "INSERT INTO period_scores (tenant_id, board_id, period, agent_id, score) "
-                "VALUES ($1, $2, $3, $4, 1) ON CONFLICT (tenant_id, board_id, period, agent_id) "
-                "DO UPDATE SET score = period_scores.score + 1, updated_at = now()",
-                envelope.tenant_id,
-                board.board_id,
-                day,
-                envelope.agent_id,
-            )
+def _handler(ctx: Context) -> BatchHandler:
+    """Adds a batch's points to each agent's period score with one upsert."""
+
+    async def apply(batch: Batch) -> None:
+        points: Counter[tuple[str, str, date, str]] = Counter()
+        for e in batch.events:
+            for board in BOARDS.values():
+                if board.counts.matches(e):
+                    day = datetime.fromtimestamp(e.occurred_at.seconds, UTC).date()
+                    points[(e.tenant_id, board.board_id, day, e.agent_id)] += 1
+        if not points:
+            return
+        keys = list(points)
+        await batch.conn.execute(
+            "INSERT INTO period_scores AS s (tenant_id, board_id, period, agent_id, score) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::float8[]) "
+            "ON CONFLICT (tenant_id, board_id, period, agent_id) "
+            "DO UPDATE SET score = s.score + EXCLUDED.score, updated_at = now()",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [k[3] for k in keys],
+            [float(points[k]) for k in keys],
+        )
 
     return apply
 
@@ -78,6 +86,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             v.add("limit", f"must be between 1 and {MAX_LIMIT} (0 means 10), not {request.limit}")
         v.check()
         board_id = self._board(v, "board_id", request.board_id)
+        # One statement, so the entries and the total come from one snapshot.
         rows = await self._pool.fetch(
             "SELECT agent_id, score, rank() OVER (ORDER BY score DESC) AS rank, count(*) OVER () AS total "
             "FROM period_scores WHERE tenant_id = $1 AND board_id = $2 AND period = $3 "
@@ -87,12 +96,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             day,
             request.limit or 10,
         )
-        total = await self._pool.fetchval(
-            "SELECT count(*) FROM period_scores WHERE tenant_id = $1 AND board_id = $2 AND period = $3",
-            request.tenant_id,
-            board_id,
-            day,
-        )
+        total = rows[0]["total"] if rows else 0
         return pb.GetLeaderboardResponse(
             board_id=board_id,
             period=day.isoformat(),
@@ -112,28 +116,26 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         day = v.day("day", request.day, today=utcnow().date())
         v.check()
         board_id = self._board(v, "board_id", request.board_id)
+        # One statement, so the rank, the score and the total come from one snapshot.
         row = await self._pool.fetchrow(
-            "SELECT s.score, "
-            "  (SELECT count(*) FROM period_scores o WHERE o.tenant_id = s.tenant_id AND o.board_id = s.board_id "
-            "     AND o.period = s.period AND o.score > s.score) + 1 AS rank "
-            "FROM period_scores s WHERE s.tenant_id = $1 AND s.board_id = $2 AND s.period = $3 AND s.agent_id = $4",
+            "SELECT (SELECT count(*) FROM period_scores o WHERE o.tenant_id = $1 AND o.board_id = $2 "
+            "    AND o.period = $3) AS total, s.score, "
+            "  (SELECT count(*) FROM period_scores o WHERE o.tenant_id = $1 AND o.board_id = $2 "
+            "     AND o.period = $3 AND o.score > s.score) + 1 AS rank "
+            "FROM (SELECT 1) AS one LEFT JOIN period_scores s ON s.tenant_id = $1 AND s.board_id = $2 "
+            "  AND s.period = $3 AND s.agent_id = $4",
             request.tenant_id,
             board_id,
             day,
             request.agent_id,
         )
-        total = await self._pool.fetchval(
-            "SELECT count(*) FROM period_scores WHERE tenant_id = $1 AND board_id = $2 AND period = $3",
-            request.tenant_id,
-            board_id,
-            day,
-        )
+        found = row["score"] is not None
         return pb.GetAgentRankResponse(
             board_id=board_id,
             period=day.isoformat(),
-            rank=row["rank"] if row else 0,
-            score=row["score"] if row else 0,
-            total_agents=total,
+            rank=row["rank"] if found else 0,
+            score=row["score"] if found else 0,
+            total_agents=row["total"],
         )
 
 

@@ -1,88 +1,27 @@
-"""Exactly-once consumption: apply a batch and record its event ids in one transaction."""
+"""The inbox consumer: reads a batch from Kafka, applies it exactly once, then commits."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
-from google.protobuf.message import DecodeError
 
-from accolade.runtime.logs import correlation_id
+from accolade.runtime import deadletters, inbox, outbox
+from accolade.runtime.faults import RETRY_REASONS, environment_fault
+from accolade.runtime.inbox import DEAD_LETTER_KINDS, BatchHandler, Delivery
 from accolade.runtime.metrics import Metrics
-from accolade.v1 import envelope_pb2
 
 log = logging.getLogger(__name__)
 
-
-class InvalidEvent(Exception):
-    """A message that can never be applied; it goes to the dead-letter topic.
-
-    Args:
-        reason: what is wrong, for people; sent as the dead letter's `reason` header.
-        kind: a short fixed category, for the dead-letter metric's label.
-    """
-
-    def __init__(self, reason: str, kind: str = "rejected") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
-
-
-# The `kind` of every dead letter: a fixed set, so it can label a metric.
-DEAD_LETTER_KINDS = ("undecodable", "invalid", "unknown_payload", "rejected", "handler_error")
-
-# Failures that say nothing about the event: the whole batch is retried after a pause.
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    KafkaError,
-)
-
-# Applies one new event inside the batch's transaction. May write state and outbox rows on
-# `conn`; raises InvalidEvent for a message that can never be applied.
-Handler = Callable[[asyncpg.Connection, envelope_pb2.Envelope], Awaitable[None]]
-
-
-def decode(value: bytes | None) -> envelope_pb2.Envelope:
-    """Parses and checks the parts of an envelope every consumer relies on.
-
-    Raises:
-        InvalidEvent: the bytes are not an envelope, or a required part is missing.
-    """
-    envelope = envelope_pb2.Envelope()
-    try:
-        envelope.ParseFromString(value or b"")
-    except DecodeError as exc:
-        raise InvalidEvent(f"undecodable: {exc}", "undecodable") from None
-    try:
-        envelope.event_id = str(uuid.UUID(envelope.event_id))
-    except ValueError:
-        raise InvalidEvent(
-            f"invalid envelope: event_id {envelope.event_id[:64]!r} is not a UUID", "invalid"
-        ) from None
-    if not envelope.tenant_id:
-        raise InvalidEvent("invalid envelope: tenant_id is empty", "invalid")
-    if not envelope.agent_id:
-        raise InvalidEvent("invalid envelope: agent_id is empty", "invalid")
-    if envelope.WhichOneof("payload") is None:
-        raise InvalidEvent(
-            "unknown payload: missing or of a type this consumer does not know", "unknown_payload"
-        )
-    return envelope
+# How often a consumer looks for dead letters an operator asked to replay.
+REPLAY_POLL_SECONDS = 1.0
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -106,10 +45,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class InboxConsumer:
     """Consumes topics as one consumer group and applies each event exactly once.
 
-    For each batch: decode every message (undecodable or invalid ones go to the
-    dead-letter topic with the reason), then in one transaction apply each event not yet
-    in `applied_events` and record its id; commit the Kafka offsets only after that
-    transaction. A crash anywhere redelivers the batch, and the inbox skips what was applied.
+    For each batch: decode every message, then in one transaction record the new event ids
+    in `applied_events`, hand the new events to the handler at once, keep what can never be
+    applied as dead letters, and write everything emitted to the outbox with one insert;
+    commit the Kafka offsets only after that transaction. A crash anywhere redelivers the
+    batch, and the inbox skips what was applied. A fault of the environment (database,
+    broker, disk) rolls the batch back and retries it, never dead-letters it.
     """
 
     def __init__(
@@ -117,31 +58,44 @@ class InboxConsumer:
         *,
         name: str,
         consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
         pool: asyncpg.Pool,
-        handler: Handler,
+        handler: BatchHandler,
+        topics: Mapping[str, str],
         dead_letter_topic: str,
         metrics: Metrics,
+        batch_size: int = 1000,
     ) -> None:
+        """Args:
+        name: "<service>.<consumer>", which keys the inbox and the dead letters.
+        consumer: a group member, not started.
+        pool: the service's pool.
+        handler: applies the new events of a batch.
+        topics: the full names of the topics to read, each to its logical name.
+        dead_letter_topic: where dead letters are published.
+        metrics: the service's metrics.
+        batch_size: the most messages applied in one transaction.
+        """
         self.name = name
         self._consumer = consumer
-        self._producer = producer
         self._pool = pool
         self._handler = handler
+        self._topics = dict(topics)
         self._dead_letter_topic = dead_letter_topic
         self._metrics = metrics
+        self._batch_size = batch_size
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self.rebalance_listener = _Rebalance(self._lock, metrics)
 
-    async def start(self, topics: Sequence[str]) -> None:
-        """Joins the group for `topics`."""
-        # Every (topic, kind) series exists from the start at 0, so increase() over it
-        # counts the first dead letter too.
-        for topic in topics:
+    async def start(self) -> None:
+        """Joins the group for the topics."""
+        # Every labelled series exists from the start at 0, so increase() counts the first.
+        for topic in self._topics:
             for kind in DEAD_LETTER_KINDS:
                 self._metrics.dead_lettered.labels(topic, kind)
-        self._consumer.subscribe(list(topics), listener=self.rebalance_listener)
+        for reason in RETRY_REASONS:
+            self._metrics.consumer_retries.labels(self.name, reason)
+        self._consumer.subscribe(list(self._topics), listener=self.rebalance_listener)
         await self._consumer.start()
 
     async def stop(self) -> None:
@@ -154,29 +108,42 @@ class InboxConsumer:
 
     async def run(self) -> None:
         """Consumes until `stop`; a failed batch is retried from its first offsets."""
+        loop = asyncio.get_running_loop()
         backoff = 0.2
+        next_replay = loop.time()
         while not self._stopped.is_set():
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=500)
-            if not batch:
-                await self._report_lag()
-                continue
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
             async with self._lock:
                 try:
-                    await self._process(batch)
+                    if batch:
+                        await self._process(batch)
+                    if loop.time() >= next_replay:
+                        next_replay = loop.time() + REPLAY_POLL_SECONDS
+                        await self.replay_requested()
                     backoff = 0.2
-                except Exception as exc:  # a consumer must never die quietly
-                    if isinstance(exc, TRANSIENT):
-                        log.warning(
-                            "batch failed; retrying",
-                            extra={"consumer": self.name, "error": repr(exc), "retry_in": backoff},
-                        )
-                    else:
-                        log.exception("batch failed; retrying", extra={"consumer": self.name})
+                except Exception as exc:  # noqa: BLE001 - a consumer must never die quietly
+                    self._retrying(exc, backoff)
                     self._rewind(batch)
                     with contextlib.suppress(TimeoutError):  # a stop ends the pause
                         await asyncio.wait_for(self._stopped.wait(), backoff)
                     backoff = min(backoff * 2, 5.0)
             await self._report_lag()
+
+    def _retrying(self, exc: Exception, backoff: float) -> None:
+        reason = environment_fault(exc)
+        extra = {
+            "consumer": self.name,
+            "error": repr(exc),
+            "reason": reason or "unexpected",
+            "retry_in": backoff,
+        }
+        if reason is None:
+            # Not the environment, and not one event's fault either (those are dead-lettered
+            # inside the batch): a bug outside the handler. Keep the stack.
+            log.exception("batch failed; retrying", extra=extra)
+        else:
+            log.warning("batch failed on the environment; retrying", extra=extra)
+        self._metrics.consumer_retries.labels(self.name, reason or "unexpected").inc()
 
     def _rewind(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         for tp, records in batch.items():
@@ -185,85 +152,72 @@ class InboxConsumer:
                 self._consumer.seek(tp, records[0].offset)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        decoded: list[tuple[ConsumerRecord, envelope_pb2.Envelope]] = []
-        dead: list[tuple[ConsumerRecord, InvalidEvent]] = []
+        deliveries = []
         for records in batch.values():
-            for record in records:
-                self._metrics.events_consumed.labels(record.topic).inc()
-                try:
-                    decoded.append((record, decode(record.value)))
-                except InvalidEvent as exc:
-                    dead.append((record, exc))
-
+            for r in records:
+                self._metrics.events_consumed.labels(r.topic).inc()
+                d = Delivery(self._topics[r.topic], r.topic, r.partition, r.offset, r.key, r.value)
+                d.decode()
+                deliveries.append(d)
         async with self._pool.acquire() as conn, conn.transaction():
-            new = await conn.fetch(
-                "INSERT INTO applied_events (consumer, tenant_id, event_id) "
-                "SELECT $1, t, e::uuid FROM unnest($2::text[], $3::text[]) AS x(t, e) "
-                "ON CONFLICT DO NOTHING RETURNING tenant_id, event_id::text",
-                self.name,
-                [e.tenant_id for _, e in decoded],
-                [e.event_id for _, e in decoded],
+            applied = await inbox.apply(
+                conn, self.name, self._handler, [d for d in deliveries if d.failure is None]
             )
-            fresh = {(r["tenant_id"], r["event_id"]) for r in new}
-            for record, envelope in decoded:
-                key = (envelope.tenant_id, envelope.event_id)
-                if key not in fresh:
-                    self._metrics.events_duplicate.labels(record.topic).inc()
-                    continue
-                fresh.discard(key)  # the same event twice in one batch applies once
-                if rejected := await self._apply(conn, envelope):
-                    dead.append((record, rejected))
-                else:
-                    self._metrics.events_applied.labels(record.topic).inc()
-            # Dead letters go out before the commit: if sending fails, the batch is retried
-            # whole, so a rejected event is never recorded as applied without its letter.
-            for record, rejected in dead:
-                await self._dead_letter(record, rejected)
+            dead, letters = await deadletters.record(
+                conn, self.name, self._dead_letter_topic, [d for d in deliveries if d.failure]
+            )
+            await outbox.write(conn, applied.emitted + letters)
         await self._commit(batch)
+        # Counted only now: a batch that was retried counts once.
+        self._count(deliveries, applied)
+        for d in dead:
+            log.warning(
+                "dead-lettered message",
+                extra={
+                    "consumer": self.name,
+                    "topic": d.source_topic,
+                    "offset": d.offset,
+                    "reason": d.failure.reason,  # type: ignore[union-attr]
+                },
+            )
+            self._metrics.dead_lettered.labels(d.source_topic, d.failure.kind).inc()  # type: ignore[union-attr]
 
-    async def _apply(
-        self, conn: asyncpg.Connection, envelope: envelope_pb2.Envelope
-    ) -> InvalidEvent | None:
-        """Applies one event in a savepoint; returns why it was rejected, if it was."""
-        token = correlation_id.set(envelope.event_id)
-        try:
-            async with conn.transaction():  # a savepoint: a rejected event undoes only itself
-                await self._handler(conn, envelope)
-        except InvalidEvent as exc:
-            return exc
-        except TRANSIENT:
-            raise
-        except Exception as exc:  # a bug, or data one event's SQL rejects
-            log.exception("handler failed; dead-lettering the event", extra={"consumer": self.name})
-            return InvalidEvent(f"handler failed: {type(exc).__name__}: {exc}", "handler_error")
-        finally:
-            correlation_id.reset(token)
-        return None
+    def _count(self, deliveries: list[Delivery], applied: inbox.Applied) -> None:
+        counts = Counter(
+            (d.source_topic, d.duplicate) for d in deliveries if d.failure is None and d.envelope
+        )
+        for (topic, duplicate), n in counts.items():
+            (self._metrics.events_duplicate if duplicate else self._metrics.events_applied).labels(
+                topic
+            ).inc(n)
+        for callback in applied.after_commit:
+            callback()
 
-    async def _dead_letter(self, record: ConsumerRecord, exc: InvalidEvent) -> None:
-        log.warning(
-            "dead-lettering message",
-            extra={
-                "consumer": self.name,
-                "topic": record.topic,
-                "offset": record.offset,
-                "reason": exc.reason,
-            },
-        )
-        await self._producer.send_and_wait(
-            self._dead_letter_topic,
-            record.value,
-            key=record.key,
-            headers=[
-                ("reason", exc.reason.encode()),
-                ("kind", exc.kind.encode()),
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-                ("consumer", self.name.encode()),
-            ],
-        )
-        self._metrics.dead_lettered.labels(record.topic, exc.kind).inc()
+    async def replay_requested(self) -> int:
+        """Replays the dead letters an operator asked for; returns how many were taken.
+
+        A replayed event goes through the inbox like any other, so one applied before (or
+        by an earlier replay) is a duplicate; one that fails again keeps its letter, with
+        the new reason. Letters are locked while replayed, so replicas share the work.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await deadletters.claim_replays(conn, self.name, self._batch_size)
+            if not claimed:
+                return 0
+            for c in claimed:
+                c.delivery.decode()
+            deliveries = [c.delivery for c in claimed]
+            applied = await inbox.apply(
+                conn, self.name, self._handler, [d for d in deliveries if d.failure is None]
+            )
+            await deadletters.finish_replays(conn, claimed)
+            await outbox.write(conn, applied.emitted)
+        self._count(deliveries, applied)
+        outcomes = Counter(deadletters.outcome(d) for d in deliveries)
+        for outcome, n in outcomes.items():
+            self._metrics.dead_letters_replayed.labels(self.name, outcome).inc(n)
+        log.info("replayed dead letters", extra={"consumer": self.name, **outcomes})
+        return len(claimed)
 
     async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}

@@ -14,6 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from accolade.runtime.errors import AccoladeError, InvalidArgument
+from accolade.runtime.faults import environment_fault
 from accolade.runtime.logs import correlation_id
 from accolade.runtime.metrics import Metrics
 
@@ -71,6 +72,18 @@ class _Call:
         if isinstance(exc, AccoladeError):
             self.code = exc.code
             await self.context.abort_with_status(_status_for(exc, self.request_id))
+        if (reason := environment_fault(exc)) is not None:
+            # The database or broker failed, not the request: the caller may retry it.
+            self.code = grpc.StatusCode.UNAVAILABLE
+            log.warning(
+                "%s failed on the environment",
+                self.method,
+                extra={"reason": reason, "error": repr(exc)},
+            )
+            await self.context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"temporarily unavailable ({reason}); retry; request id {self.request_id}",
+            )
         self.code = grpc.StatusCode.INTERNAL
         log.exception("unhandled error in %s", self.method)
         await self.context.abort(

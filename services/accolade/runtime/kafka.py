@@ -70,7 +70,8 @@ def group_consumer(settings: Settings, group: str, *, start: str = "earliest") -
         # Inbox consumers start from the beginning when they find no committed offset: the
         # broker may have lost its log and offsets, and the inbox makes re-reading harmless.
         auto_offset_reset=start,
-        max_poll_records=500,
+        max_poll_records=settings.consumer_batch_size,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         retry_backoff_ms=200,
         metadata_max_age_ms=5_000,
     )
@@ -83,6 +84,7 @@ def tail_consumer(settings: Settings) -> AIOKafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="latest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         retry_backoff_ms=200,
         metadata_max_age_ms=5_000,
     )
@@ -95,12 +97,17 @@ async def ensure_topics(settings: Settings, extra: Iterable[str] = ()) -> None:
     try:
         existing = set(await admin.list_topics())
         wanted = [*settings.topics.all(), *extra]
+        # A compacted topic keeps each key's latest message; the others keep messages for
+        # the retention, which the consumers' inbox retention must outlast.
+        retention_ms = str(int(settings.topic_retention_seconds * 1000))
         missing = [
             NewTopic(
                 name,
                 settings.topic_partitions,
                 settings.topic_replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if name.endswith(".roster.v1") else {},
+                topic_configs={"cleanup.policy": "compact"}
+                if name.endswith(".roster.v1")
+                else {"retention.ms": retention_ms},
             )
             for name in wanted
             if name not in existing

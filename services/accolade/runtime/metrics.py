@@ -28,10 +28,13 @@ class Metrics:
     events_duplicate: Counter
     consumer_lag: Gauge
     dead_lettered: Counter
+    dead_letters_replayed: Counter
+    consumer_retries: Counter
     outbox_backlog: Gauge
     outbox_published: Counter
     outbox_republished: Counter
     dependency_up: Gauge
+    task_restarts: Counter
     serving: Gauge
 
     @classmethod
@@ -85,6 +88,21 @@ class Metrics:
                 ["topic", "reason"],
                 registry=reg,
             ),
+            dead_letters_replayed=Counter(
+                f"{p}_dead_letters_replayed",
+                "Dead letters replayed on request, by consumer and outcome "
+                "(applied, duplicate, failed).",
+                ["consumer", "outcome"],
+                registry=reg,
+            ),
+            consumer_retries=Counter(
+                f"{p}_consumer_retries",
+                "Consumer batches rolled back and retried, by consumer and the environment's "
+                "fault (connection, timeout, interrupted, resources, read_only, conflict, "
+                "schema, system, broker, unexpected).",
+                ["consumer", "reason"],
+                registry=reg,
+            ),
             outbox_backlog=Gauge(
                 f"{p}_outbox_backlog_messages",
                 "Outbox rows not yet published to Kafka.",
@@ -106,6 +124,13 @@ class Metrics:
                 f"{p}_dependency_up",
                 "1 when a dependency answers, by dependency.",
                 ["dependency"],
+                registry=reg,
+            ),
+            task_restarts=Counter(
+                f"{p}_task_restarts",
+                "Background tasks (such as the gateway's notification hub) started again "
+                "after they failed, by task.",
+                ["task"],
                 registry=reg,
             ),
             serving=Gauge(

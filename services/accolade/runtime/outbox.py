@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from accolade.runtime import retention
 from accolade.runtime.kafka import ensure_topics, envelope_key
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.settings import Settings
@@ -19,23 +22,53 @@ from accolade.v1 import envelope_pb2
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "accolade_outbox"
-_BATCH = 500
+_BATCH = 1000
+# How often the backlog gauge is recounted: counting after every batch would make
+# draining a large backlog quadratic.
+_COUNT_EVERY = 5.0
+_PURGE_EVERY = 60.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Row:
+    """One message to publish: where to, its key, its id and its bytes."""
+
+    topic: str
+    key: bytes | None
+    event_id: str
+    payload: bytes | None
+    headers: Mapping[str, str] | None = None
+
+
+def rows(topic: str, envelopes: Iterable[envelope_pb2.Envelope]) -> list[Row]:
+    """The outbox rows that publish `envelopes` to `topic`, keyed tenant/agent."""
+    return [Row(topic, envelope_key(e), e.event_id, e.SerializeToString()) for e in envelopes]
+
+
+async def write(conn: asyncpg.Connection, pending: Sequence[Row]) -> None:
+    """Records `pending` for publication, in the caller's transaction, with one statement.
+
+    The relay is woken (once) when the transaction commits.
+    """
+    if not pending:
+        return
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, event_id, payload, headers) "
+        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::uuid[], $4::bytea[], $5::jsonb[])",
+        [r.topic for r in pending],
+        [r.key for r in pending],
+        [r.event_id for r in pending],
+        [r.payload for r in pending],
+        [None if r.headers is None else json.dumps(dict(r.headers)) for r in pending],
+    )
+    await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
 
 
 async def add(
     conn: asyncpg.Connection, topic: str, envelopes: Sequence[envelope_pb2.Envelope]
 ) -> None:
-    """Records `envelopes` for publication to `topic`, in the caller's transaction.
-
-    The relay is woken when the transaction commits.
-    """
-    if not envelopes:
-        return
-    await conn.executemany(
-        "INSERT INTO outbox (topic, key, event_id, payload) VALUES ($1, $2, $3, $4)",
-        [(topic, envelope_key(e), e.event_id, e.SerializeToString()) for e in envelopes],
-    )
-    await conn.execute("SELECT pg_notify($1, current_schema())", NOTIFY_CHANNEL)
+    """Records `envelopes` for publication to `topic`, in the caller's transaction."""
+    await write(conn, rows(topic, envelopes))
 
 
 def _lost(conn: asyncpg.Connection) -> bool:
@@ -50,11 +83,19 @@ def _lost(conn: asyncpg.Connection) -> bool:
 class OutboxRelay:
     """Publishes a schema's outbox to Kafka in id order, and again if the broker forgets it.
 
-    Only one relay per schema publishes at a time (an advisory lock), which keeps each
-    agent's events in order when a service runs several replicas. Published rows are kept
-    for `settings.outbox_retention_seconds`. Each topic has a single writing service, so
-    the broker losing its log shows in two ways: a new offset at or below one this relay
-    already saw, or (while idle) a partition's end offset at or below it. Either way every
+    One relay per schema leads at a time: the one whose connection holds the schema's
+    session advisory lock. Only the leader publishes, marks rows published, republishes
+    after a broker loss and purges, all on that one connection, so replicas never race
+    and an agent's events reach its partition in the order they were written. The leader
+    holds no transaction while it waits for the broker's acknowledgements: it reads a batch,
+    sends it, and marks it published with one statement. Should it lose its connection (and
+    so the lock) while waiting, another replica may publish the same rows again, which the
+    consumers' inbox makes harmless.
+
+    Published rows are kept for `settings.outbox_retention_seconds`. Each topic has a single
+    writing service, so the broker losing its log shows in two ways: a new offset at or
+    below one this relay already saw, or (checked every second) a partition's end offset
+    at or below the first offset of the last batch published there. Either way every
     retained row of that topic is published again, and consumers deduplicate by event id.
     """
 
@@ -75,6 +116,8 @@ class OutboxRelay:
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self.leader = False
         # Per (topic, partition): the highest offset the broker assigned to this relay, and
         # the first offset of the last batch it published there.
         self._high: dict[tuple[str, int], int] = {}
@@ -86,38 +129,33 @@ class OutboxRelay:
 
     async def run(self, check_interval: float = 1.0, idle_poll: float = 0.5) -> None:
         """Relays until `stop`; survives broker and database outages by retrying."""
-        listener: asyncpg.Connection | None = None
-        last_check = last_purge = 0.0
+        last_check = last_count = last_purge = 0.0
         backoff = 0.2
         try:
             while not self._stopped.is_set():
                 try:
-                    if listener is not None and _lost(listener):
-                        # Only the listening connection died: listen again on a new one.
-                        await self._pool.release(listener)
-                        listener = None
-                    if listener is None:
-                        listener = await self._pool.acquire()
-                        await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                        await self.load_high_water()
+                    await self._connect()
                     now = time.monotonic()
-                    if now - last_check >= check_interval:
-                        # Before publishing, so new rows cannot hide an emptied log.
-                        last_check = now
-                        await self.check_broker_log()
-                    await self.publish_pending()
-                    if now - last_purge >= 60:
-                        last_purge = now
-                        await self.purge()
+                    if self.leader:
+                        if now - last_check >= check_interval:
+                            # Before publishing, so new rows cannot hide an emptied log.
+                            last_check = now
+                            await self.check_broker_log()
+                        await self.publish_pending()
+                        if now - last_purge >= _PURGE_EVERY:
+                            last_purge = now
+                            await self.purge()
+                    if now - last_count >= _COUNT_EVERY:
+                        last_count = now
+                        await self.count_backlog()
                     backoff = 0.2
                 except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
                     log.warning(
                         "outbox relay failed; retrying",
                         extra={"error": repr(exc), "retry_in": backoff},
                     )
-                    if listener is not None and _lost(listener):
-                        await self._pool.release(listener)
-                        listener = None
+                    if self._conn is not None and _lost(self._conn):
+                        await self._disconnect()
                     with contextlib.suppress(TimeoutError):  # a stop ends the pause
                         await asyncio.wait_for(self._stopped.wait(), backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -125,106 +163,148 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle_poll)
                 self._wake.clear()
-            with contextlib.suppress(Exception):
-                await self.publish_pending()
-        finally:
-            if listener is not None:
+            if self.leader:
                 with contextlib.suppress(Exception):
-                    await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-                await self._pool.release(listener)
+                    await self.publish_pending()
+        finally:
+            await self._disconnect()
 
     async def stop(self) -> None:
         """Asks `run` to return after one last publication attempt."""
         self._stopped.set()
         self._wake.set()
 
+    async def close(self) -> None:
+        """Gives up the lead and the connection (`run` does so itself when it returns)."""
+        await self._disconnect()
+
+    async def _connect(self) -> asyncpg.Connection:
+        """The relay's own connection, listening for commits; takes the lead when free."""
+        if self._conn is not None and _lost(self._conn):
+            await self._disconnect()
+        if self._conn is None:
+            conn = await self._pool.acquire()
+            try:
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            except BaseException:
+                await self._pool.release(conn)
+                raise
+            self._conn = conn
+        if not self.leader:
+            self.leader = bool(
+                await self._conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"
+                )
+            )
+            if self.leader:
+                log.info("outbox relay leads publication", extra={"schema": self._schema})
+                await self.load_high_water()
+        return self._conn
+
+    async def _disconnect(self) -> None:
+        conn, self._conn, self.leader = self._conn, None, False
+        if conn is None:
+            return
+        if not _lost(conn):
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await conn.execute("SELECT pg_advisory_unlock_all()")
+        await self._pool.release(conn)
+
+    async def count_backlog(self) -> int:
+        """Counts the unpublished rows into the backlog gauge (every replica reports it)."""
+        executor = self._conn or self._pool
+        backlog = int(
+            await executor.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        )
+        self._metrics.outbox_backlog.set(backlog)
+        return backlog
+
     async def publish_pending(self) -> int:
-        """Publishes every unpublished row; returns how many."""
+        """Publishes every unpublished row, if this relay leads; returns how many."""
+        conn = await self._connect()
+        if not self.leader:
+            return 0
         total = 0
         while True:
+            pending = await conn.fetch(
+                "SELECT id, topic, key, payload, headers FROM outbox WHERE published_at IS NULL "
+                "ORDER BY id LIMIT $1",
+                _BATCH,
+            )
+            if not pending:
+                self._metrics.outbox_backlog.set(0)
+                return total
+            futures = [
+                await self._producer.send(
+                    r["topic"], r["payload"], key=r["key"], headers=_headers(r["headers"])
+                )
+                for r in pending
+            ]
+            sent = await asyncio.gather(*futures)
             regressed: set[str] = set()
-            async with self._pool.acquire() as conn, conn.transaction():
-                if not await conn.fetchval(
-                    "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._schema}"
-                ):
-                    # Another replica publishes; every replica still reports the backlog.
-                    self._metrics.outbox_backlog.set(
-                        await conn.fetchval(
-                            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                        )
-                    )
-                    return total
-                rows = await conn.fetch(
-                    "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL "
-                    "ORDER BY id LIMIT $1",
-                    _BATCH,
-                )
-                if not rows:
-                    self._metrics.outbox_backlog.set(0)
-                    return total
-                futures = [
-                    await self._producer.send(r["topic"], r["payload"], key=r["key"]) for r in rows
-                ]
-                sent = await asyncio.gather(*futures)
-                spans: dict[tuple[str, int], tuple[int, int]] = {}
-                for r, m in zip(rows, sent, strict=True):
-                    key = (r["topic"], m.partition)
-                    if m.offset <= self._high.get(key, -1):
-                        regressed.add(r["topic"])
-                    lo, hi = spans.get(key, (m.offset, m.offset))
-                    spans[key] = (min(lo, m.offset), max(hi, m.offset))
-                for key, (lo, hi) in spans.items():
-                    self._last_base[key] = lo
-                    self._high[key] = max(self._high.get(key, -1), hi)
-                await conn.executemany(
-                    "UPDATE outbox SET published_at = now(), kafka_partition = $2, kafka_offset = $3 "
-                    "WHERE id = $1",
-                    [(r["id"], m.partition, m.offset) for r, m in zip(rows, sent, strict=True)],
-                )
-                for r in rows:
-                    self._metrics.outbox_published.labels(r["topic"]).inc()
-                total += len(rows)
-                backlog = await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                )
-                self._metrics.outbox_backlog.set(backlog)
+            spans: dict[tuple[str, int], tuple[int, int]] = {}
+            published: dict[str, int] = {}
+            for r, m in zip(pending, sent, strict=True):
+                key = (r["topic"], m.partition)
+                if m.offset <= self._high.get(key, -1):
+                    regressed.add(r["topic"])
+                lo, hi = spans.get(key, (m.offset, m.offset))
+                spans[key] = (min(lo, m.offset), max(hi, m.offset))
+                published[r["topic"]] = published.get(r["topic"], 0) + 1
+            for key, (lo, hi) in spans.items():
+                self._last_base[key] = lo
+                self._high[key] = max(self._high.get(key, -1), hi)
+            # One statement, one timestamp: rows published together share their published_at,
+            # which is how load_high_water finds each partition's last batch again.
+            await conn.execute(
+                "UPDATE outbox SET published_at = now(), kafka_partition = u.p, kafka_offset = u.o "
+                "FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS u(id, p, o) WHERE outbox.id = u.id",
+                [r["id"] for r in pending],
+                [m.partition for m in sent],
+                [m.offset for m in sent],
+            )
+            for topic, n in published.items():
+                self._metrics.outbox_published.labels(topic).inc(n)
+            total += len(pending)
             if regressed:
                 await self._republish(regressed)
 
     async def load_high_water(self) -> None:
-        """Learns where the retained rows were published (after a restart).
+        """Learns where the retained rows were published (after a restart or a new lead).
 
-        Rows published together share their `published_at` (one transaction), which tells
+        Rows published together share their `published_at` (one statement), which tells
         the last batch of each partition.
         """
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                """
-                SELECT o.topic, o.kafka_partition, max(o.kafka_offset) AS high,
-                       min(o.kafka_offset) FILTER (WHERE o.published_at = l.last) AS base
-                FROM outbox o
-                JOIN (SELECT topic, kafka_partition, max(published_at) AS last FROM outbox
-                      WHERE published_at IS NOT NULL GROUP BY topic, kafka_partition) l
-                  USING (topic, kafka_partition)
-                WHERE o.published_at IS NOT NULL
-                GROUP BY o.topic, o.kafka_partition
-                """
-            )
-        self._high = {(r["topic"], r["kafka_partition"]): r["high"] for r in rows}
-        self._last_base = {(r["topic"], r["kafka_partition"]): r["base"] for r in rows}
+        rows_ = await (self._conn or self._pool).fetch(
+            """
+            SELECT o.topic, o.kafka_partition, max(o.kafka_offset) AS high,
+                   min(o.kafka_offset) FILTER (WHERE o.published_at = l.last) AS base
+            FROM outbox o
+            JOIN (SELECT topic, kafka_partition, max(published_at) AS last FROM outbox
+                  WHERE published_at IS NOT NULL GROUP BY topic, kafka_partition) l
+              USING (topic, kafka_partition)
+            WHERE o.published_at IS NOT NULL
+            GROUP BY o.topic, o.kafka_partition
+            """
+        )
+        self._high = {(r["topic"], r["kafka_partition"]): r["high"] for r in rows_}
+        self._last_base = {(r["topic"], r["kafka_partition"]): r["base"] for r in rows_}
 
     async def check_broker_log(self) -> list[str]:
         """Republishes the retained rows of every topic whose log the broker lost.
 
-        A partition counts as lost when it is gone, or when its end offset does not reach
-        past the first offset of the last batch this relay published there. (Comparing
-        with that batch's first offset rather than its last keeps this right on brokers
-        that report the end offset as the last record batch's base offset plus one.)
+        Only the leader looks. A partition counts as lost when it is gone, or when its end
+        offset does not reach past the first offset of the last batch this relay published
+        there. (Comparing with that batch's first offset rather than its last keeps this
+        right on brokers that report the end offset as the last record batch's base offset
+        plus one.)
 
         Returns:
             The topics found lost.
         """
-        if not self._last_base:
+        await self._connect()
+        if not self.leader or not self._last_base:
             return []
         # Metadata of every topic, without asking for one by name: a broker that
         # auto-creates topics would otherwise recreate a lost one with default settings.
@@ -248,28 +328,34 @@ class OutboxRelay:
         return sorted(lost)
 
     async def _republish(self, topics: set[str]) -> None:
+        conn = await self._connect()
+        if not self.leader:  # the lead moved on; the new leader looks for itself
+            return
         log.warning(
             "broker lost published events; publishing them again",
             extra={"topics": ",".join(sorted(topics))},
         )
         await ensure_topics(self._settings)
-        async with self._pool.acquire() as conn:
-            for topic in sorted(topics):
-                status = await conn.execute(
-                    "UPDATE outbox SET published_at = NULL, kafka_partition = NULL, "
-                    "kafka_offset = NULL WHERE topic = $1 AND published_at IS NOT NULL",
-                    topic,
-                )
-                self._metrics.outbox_republished.labels(topic).inc(int(status.split()[-1]))
+        for topic in sorted(topics):
+            status = await conn.execute(
+                "UPDATE outbox SET published_at = NULL, kafka_partition = NULL, "
+                "kafka_offset = NULL WHERE topic = $1 AND published_at IS NOT NULL",
+                topic,
+            )
+            self._metrics.outbox_republished.labels(topic).inc(int(status.split()[-1]))
         self._high = {k: v for k, v in self._high.items() if k[0] not in topics}
         self._last_base = {k: v for k, v in self._last_base.items() if k[0] not in topics}
         self._wake.set()
 
     async def purge(self) -> int:
         """Deletes published rows older than the retention window; returns how many."""
-        async with self._pool.acquire() as conn:
-            status = await conn.execute(
-                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
-                self._settings.outbox_retention_seconds,
-            )
-        return int(status.split()[-1])
+        conn = await self._connect()
+        return await retention.purge(
+            conn, "outbox", "published_at", self._settings.outbox_retention_seconds
+        )
+
+
+def _headers(stored: str | None) -> list[tuple[str, bytes]] | None:
+    if stored is None:
+        return None
+    return [(k, str(v).encode()) for k, v in json.loads(stored).items()]

@@ -15,11 +15,12 @@ from aiokafka.errors import KafkaError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from accolade.runtime import db, kafka
+from accolade.runtime import db, kafka, retention
 from accolade.runtime.consumer import InboxConsumer
 from accolade.runtime.interceptors import ServiceInterceptor
 from accolade.runtime.metrics import Metrics, MetricsServer
 from accolade.runtime.outbox import OutboxRelay
+from accolade.runtime.retention import Retention
 from accolade.runtime.service import Context, ServiceDefinition, close_on_exit
 from accolade.runtime.settings import Settings, SettingsError
 
@@ -38,6 +39,29 @@ def migrations_for(definition: ServiceDefinition) -> list[db.Migration]:
         *db.load_migrations("runtime", "accolade.runtime"),
         *db.load_migrations(definition.name, definition.package),
     ]
+
+
+def retained(definition: ServiceDefinition) -> list[Retention]:
+    """The tables of a service purged of old rows: its inbox, if it consumes, and its own."""
+    inbox = [Retention("applied_events", "applied_at", lambda s: s.inbox_retention_seconds)]
+    return [*(inbox if definition.consumers else []), *definition.retention]
+
+
+async def _purge(ctx: Context, tables: list[Retention], every: float = 60.0) -> None:
+    """Deletes rows past their retention, every `every` seconds, until cancelled."""
+    while True:
+        for t in tables:
+            try:
+                async with ctx.pool.acquire() as conn:
+                    deleted = await retention.purge(
+                        conn, t.table, t.column, t.seconds(ctx.settings)
+                    )
+            except Exception as exc:  # noqa: BLE001 - try again next round; the rows keep
+                log.warning("retention purge failed", extra={"table": t.table, "error": repr(exc)})
+                continue
+            if deleted:
+                log.info("purged rows past retention", extra={"table": t.table, "rows": deleted})
+        await asyncio.sleep(every)
 
 
 class _Health:
@@ -187,15 +211,17 @@ async def serve(
             inbox = InboxConsumer(
                 name=f"{definition.name}.{spec.name}",
                 consumer=kafka.group_consumer(settings, group),
-                producer=producer,
                 pool=pool,
                 handler=spec.handler(ctx),
+                topics={ctx.topic(t): t for t in spec.topics},
                 dead_letter_topic=settings.topics.dead_letter(f"{definition.name}.{spec.name}"),
                 metrics=metrics,
+                batch_size=settings.consumer_batch_size,
             )
             ctx.on_exit(f"consumer {inbox.name}", inbox.close)
-            await inbox.start([ctx.topic(t) for t in spec.topics])
+            await inbox.start()
             consumers.append((inbox, asyncio.create_task(inbox.run(), name=f"consume-{spec.name}")))
+        purging = asyncio.create_task(_purge(ctx, retained(definition)), name="retention")
 
         health_task = asyncio.create_task(
             status.watch(ctx, settings.health_interval_seconds), name="health"
@@ -215,6 +241,7 @@ async def serve(
             await inbox.stop()
         await stop_server(left())
         health_task.cancel()
+        purging.cancel()
         for inbox, task in consumers:
             try:
                 await asyncio.wait_for(task, left())
@@ -227,5 +254,5 @@ async def serve(
             await asyncio.wait_for(relay_task, left())
         except TimeoutError:
             log.warning("outbox relay did not stop in time")
-        await asyncio.gather(health_task, *ctx.tasks, return_exceptions=True)
+        await asyncio.gather(health_task, purging, *ctx.tasks, return_exceptions=True)
     log.info("stopped")

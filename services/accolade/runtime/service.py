@@ -12,9 +12,11 @@ from typing import Any
 import asyncpg
 import grpc
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
 
-from accolade.runtime.consumer import Handler
+from accolade.runtime.inbox import BatchHandler
 from accolade.runtime.metrics import Metrics
+from accolade.runtime.retention import Retention
 from accolade.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,13 +39,54 @@ class Context:
         """The configured name of a logical topic such as "activity"."""
         return self.settings.topics.topic(name)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        """Runs `coro` for the life of the service; it is cancelled at shutdown."""
-        self.tasks.append(asyncio.create_task(coro, name=name))
+    def spawn(self, run: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """Runs `run()` for the life of the service, and again whenever it fails.
+
+        While it is down (it failed and waits to be started again) the service is not
+        SERVING. It is cancelled at shutdown.
+        """
+        task = _Supervised(run, name, self.metrics.task_restarts.labels(name))
+        self.ready_checks.append(lambda: task.up)
+        self.tasks.append(asyncio.create_task(task.run(), name=name))
 
     def on_exit(self, what: str, close: Callable[[], Awaitable[object]]) -> None:
         """Closes a resource at shutdown, within 5 s, whatever it raises."""
         close_on_exit(self.stack, what, close, 5.0)
+
+
+class _Supervised:
+    """A background task that is started again, after a pause, whenever it ends."""
+
+    def __init__(
+        self, run: Callable[[], Coroutine[Any, Any, None]], name: str, restarts: Counter
+    ) -> None:
+        self._run = run
+        self._name = name
+        self._restarts = restarts
+        self.up = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = 0.5
+        while True:
+            self.up = True
+            started = loop.time()
+            try:
+                await self._run()
+                log.warning(
+                    "background task returned; starting it again", extra={"task": self._name}
+                )
+            except Exception:
+                log.exception(
+                    "background task failed; starting it again",
+                    extra={"task": self._name, "retry_in": backoff},
+                )
+            self.up = False
+            self._restarts.inc()
+            if loop.time() - started > 60:
+                backoff = 0.5  # it ran well for a while: this is a new failure, not the same one
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
 
 
 def close_on_exit(
@@ -84,8 +127,8 @@ class ConsumerSpec:
     name: str
     # Logical topic names, such as ("activity", "feedback").
     topics: tuple[str, ...]
-    # Builds the handler once the service's resources are open.
-    handler: Callable[[Context], Handler]
+    # Builds the handler once the service's resources are open; it applies each batch.
+    handler: Callable[[Context], BatchHandler]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,6 +142,8 @@ class ServiceDefinition:
         servicer: builds the gRPC servicer from the open resources.
         register: the generated `add_<Service>Servicer_to_server`.
         consumers: the consumer groups the service runs.
+        retention: the service's own tables purged of old rows in the background (the
+            runtime purges its outbox and inbox itself).
     """
 
     name: str
@@ -107,3 +152,4 @@ class ServiceDefinition:
     servicer: Callable[[Context], Awaitable[object]]
     register: Callable[[Any, grpc.aio.Server], None]
     consumers: tuple[ConsumerSpec, ...] = ()
+    retention: tuple[Retention, ...] = ()

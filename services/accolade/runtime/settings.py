@@ -80,7 +80,19 @@ class Settings:
     # Kept short so the local stack stops fast; the chart sets it below the pod's grace.
     shutdown_grace_seconds: float = 5.0
     outbox_retention_seconds: float = 3600.0
+    # Topics Accolade creates keep messages this long (compacted ones keep each key's last).
+    topic_retention_seconds: float = 3 * 86400.0
+    # Applied event ids are kept this long: longer than an event can be delivered again
+    # (it can be republished from the outbox, then read from a topic that keeps it).
+    inbox_retention_seconds: float = 7 * 86400.0
+    # Accepted event ids are kept this long: a resend within it is answered DUPLICATE.
+    intake_retention_seconds: float = 7 * 86400.0
     health_interval_seconds: float = 1.0
+    # The most messages a consumer applies in one transaction.
+    consumer_batch_size: int = 1000
+    # How long the broker may hold a fetch that finds nothing new. Kafka answers as soon
+    # as data arrives; some Kafka-protocol brokers wait the whole time, so keep it short.
+    kafka_fetch_max_wait_ms: int = 100
     log_format: str = "console"
     log_level: str = "INFO"
 
@@ -107,7 +119,7 @@ class Settings:
             raise SettingsError(
                 f"ACCOLADE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {log_level!r}"
             )
-        return cls(
+        settings = cls(
             service=service,
             database_url=reader.required("ACCOLADE_DATABASE_URL"),
             kafka_bootstrap=reader.required("ACCOLADE_KAFKA_BOOTSTRAP"),
@@ -122,10 +134,34 @@ class Settings:
             kafka_security=_kafka_security(reader),
             shutdown_grace_seconds=reader.seconds("ACCOLADE_SHUTDOWN_GRACE_SECONDS", 5.0),
             outbox_retention_seconds=reader.seconds("ACCOLADE_OUTBOX_RETENTION_SECONDS", 3600.0),
+            topic_retention_seconds=reader.seconds("ACCOLADE_TOPIC_RETENTION_SECONDS", 3 * 86400.0),
+            inbox_retention_seconds=reader.seconds("ACCOLADE_INBOX_RETENTION_SECONDS", 7 * 86400.0),
+            intake_retention_seconds=reader.seconds(
+                "ACCOLADE_INTAKE_RETENTION_SECONDS", 7 * 86400.0
+            ),
             health_interval_seconds=reader.seconds("ACCOLADE_HEALTH_INTERVAL_SECONDS", 1.0),
+            consumer_batch_size=reader.integer(
+                "ACCOLADE_CONSUMER_BATCH_SIZE", 1000, minimum=1, maximum=10_000
+            ),
+            kafka_fetch_max_wait_ms=reader.integer(
+                "ACCOLADE_KAFKA_FETCH_MAX_WAIT_MS",
+                100,
+                minimum=0,
+                maximum=60_000,
+            ),
             log_format=log_format,
             log_level=log_level,
         )
+        redelivery = settings.outbox_retention_seconds + settings.topic_retention_seconds
+        if settings.inbox_retention_seconds <= redelivery:
+            # An event can come again until it leaves the outbox and then the topic; an
+            # inbox that forgot it by then would apply it twice.
+            raise SettingsError(
+                "ACCOLADE_INBOX_RETENTION_SECONDS must be longer than "
+                "ACCOLADE_OUTBOX_RETENTION_SECONDS plus ACCOLADE_TOPIC_RETENTION_SECONDS "
+                f"({redelivery:g} s), not {settings.inbox_retention_seconds:g}"
+            )
+        return settings
 
 
 def _kafka_security(reader: _Reader) -> KafkaSecurity:

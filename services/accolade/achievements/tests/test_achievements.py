@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import grpc
 import pytest
 
 from accolade import catalog
-from accolade.achievements._service import award_event_id
-from accolade.runtime import admin
+from accolade.achievements._awards import award_event_id
+from accolade.runtime import admin, db
 from accolade.runtime.interceptors import bad_request_violations
+from accolade.runtime.server import migrations_for
 from accolade.testing import (
     by_event_id,
     caught_up,
@@ -147,3 +149,33 @@ async def test_listing_without_an_agent_is_invalid(start_service) -> None:
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [f for f, _ in bad_request_violations(caught.value)] == ["agent_id"]
+
+
+async def test_inbox_rows_recorded_before_topics_still_count_as_applied(database_url) -> None:
+    # The schema as the release before the inbox was keyed by topic left it.
+    definition = catalog.load("achievements")
+    runtime = db.load_migrations("runtime", "accolade.runtime")
+    own = db.load_migrations("achievements", definition.package)
+    event_id = str(uuid.uuid4())
+    conn = await asyncpg.connect(database_url)
+    try:
+        await db.migrate(conn, "achievements", [runtime[0], own[0]])
+        await conn.execute(
+            "INSERT INTO achievements.applied_events (consumer, tenant_id, event_id) "
+            "VALUES ('achievements.badges', 'acme', $1)",
+            event_id,
+        )
+
+        await db.migrate(conn, "achievements", migrations_for(definition))
+
+        rows = await conn.fetch(
+            "SELECT consumer, topic, tenant_id, event_id::text FROM achievements.applied_events "
+            "ORDER BY topic"
+        )
+    finally:
+        await conn.close()
+    # It came from one of the two topics the consumer reads; which one was not recorded.
+    assert [tuple(r) for r in rows] == [
+        ("achievements.badges", "activity", "acme", event_id),
+        ("achievements.badges", "feedback", "acme", event_id),
+    ]

@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from accolade.local.embedded import EmbeddedBroker
-from accolade.runtime import db
-
-SCHEMA = "rt"
+from accolade.runtime import db, kafka
+from accolade.runtime.settings import Settings
+from accolade.runtime.tests.kit import NAME, SCHEMA, TABLES, Kit
 
 
 @pytest.fixture
@@ -83,3 +83,26 @@ def read_topic() -> Callable[[str, str], Awaitable[list[ConsumerRecord]]]:
         return records
 
     return read
+
+
+@pytest.fixture
+async def kit(settings_for, runtime_pool: asyncpg.Pool) -> AsyncIterator[Kit]:
+    """A consumer's tables in schema "rt", its topics, and a producer to feed them."""
+    settings: Settings = settings_for("leaderboards")
+    dead_letter_topic = settings.topics.dead_letter(NAME)
+    await kafka.ensure_topics(settings, [dead_letter_topic])
+    await runtime_pool.execute(TABLES)
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        yield Kit(
+            settings,
+            runtime_pool,
+            producer,
+            settings.topics.topic("activity"),
+            settings.topics.topic("feedback"),
+            dead_letter_topic,
+            f"{settings.topics.namespace}.{NAME}",
+        )
+    finally:
+        await producer.stop()

@@ -2,184 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
-import dataclasses
-import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg
-import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-from accolade.runtime import kafka
-from accolade.runtime.consumer import InboxConsumer, InvalidEvent
 from accolade.runtime.metrics import Metrics
-from accolade.runtime.settings import Settings
+from accolade.runtime.tests.kit import (
+    NAME,
+    CrashesBeforeCommit,
+    Kit,
+    envelope,
+    relaying,
+    running,
+    samples,
+    total,
+)
 from accolade.v1 import envelope_pb2, events_pb2
-
-NAME = "rt.test"
-TABLES = """
-    CREATE TABLE agents (agent_id text PRIMARY KEY);
-    INSERT INTO agents VALUES ('a0'), ('a1'), ('a2'), ('a3'), ('a4'), ('a5'), ('poison'), ('gated');
-    -- No unique key on purpose: an event applied twice shows as two rows.
-    CREATE TABLE effects (
-        tenant_id text NOT NULL, event_id text NOT NULL, agent_id text NOT NULL REFERENCES agents
-    );
-    -- While closed, the database answers like a busy server: try the transaction again.
-    CREATE TABLE gate (open boolean NOT NULL);
-    INSERT INTO gate VALUES (true);
-    CREATE FUNCTION pass_gate() RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-        IF NOT (SELECT open FROM gate) THEN
-            RAISE EXCEPTION 'gate closed' USING ERRCODE = 'serialization_failure';
-        END IF;
-    END $$;
-"""
-
-
-def envelope(agent: str, *, tenant: str = "acme") -> envelope_pb2.Envelope:
-    e = envelope_pb2.Envelope(
-        event_id=str(uuid.uuid4()),
-        tenant_id=tenant,
-        agent_id=agent,
-        interaction_completed=events_pb2.InteractionCompleted(
-            interaction_id=f"i-{uuid.uuid4().hex[:8]}", channel=events_pb2.CHANNEL_VOICE
-        ),
-    )
-    e.occurred_at.GetCurrentTime()
-    return e
-
-
-async def record_effect(conn: asyncpg.Connection, e: envelope_pb2.Envelope) -> None:
-    if e.agent_id == "gated":
-        await conn.execute("SELECT pass_gate()")
-    await conn.execute(
-        "INSERT INTO effects VALUES ($1, $2, $3)", e.tenant_id, e.event_id, e.agent_id
-    )
-    if e.agent_id == "poison":
-        # After a write, to show that the event's own savepoint undoes it.
-        raise InvalidEvent(f"agent {e.agent_id} is on the deny list")
-
-
-class CrashesBeforeCommit(InboxConsumer):
-    """Applies batches but never commits offsets: a process killed right after its transaction."""
-
-    async def _commit(self, batch: object) -> None:
-        return None
-
-
-@dataclasses.dataclass
-class Kit:
-    settings: Settings
-    pool: asyncpg.Pool
-    producer: AIOKafkaProducer
-    topic: str
-    dead_letter_topic: str
-    group: str
-    # The offset after the last message the test produced, per partition.
-    produced: dict[int, int] = dataclasses.field(default_factory=dict)
-
-    def inbox(self, metrics: Metrics, cls: type[InboxConsumer] = InboxConsumer) -> InboxConsumer:
-        return cls(
-            name=NAME,
-            consumer=kafka.group_consumer(self.settings, self.group),
-            producer=self.producer,
-            pool=self.pool,
-            handler=record_effect,
-            dead_letter_topic=self.dead_letter_topic,
-            metrics=metrics,
-        )
-
-    async def send(self, event: envelope_pb2.Envelope) -> None:
-        sent = await self.producer.send_and_wait(
-            self.topic, event.SerializeToString(), key=kafka.envelope_key(event)
-        )
-        self.produced[sent.partition] = sent.offset + 1
-
-    async def send_together(self, messages: list[bytes | envelope_pb2.Envelope]) -> list[int]:
-        """Sends `messages` to partition 0 in one record batch, so one fetch returns them all."""
-        values = [m if isinstance(m, bytes) else m.SerializeToString() for m in messages]
-        futures = [
-            await self.producer.send(self.topic, v, key=b"acme/a1", partition=0) for v in values
-        ]
-        sent = await asyncio.gather(*futures)
-        self.produced[0] = max(m.offset for m in sent) + 1
-        return [int(m.offset) for m in sent]
-
-    async def effects(self) -> list[tuple[str, str]]:
-        """(event_id, agent_id) of each effect of tenant `acme`."""
-        rows = await self.pool.fetch(
-            "SELECT event_id, agent_id FROM effects WHERE tenant_id = 'acme'"
-        )
-        return [(r["event_id"], r["agent_id"]) for r in rows]
-
-    async def committed(self) -> dict[int, int]:
-        """The group's committed offset of each partition the test produced to."""
-        probe = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.group,
-            enable_auto_commit=False,
-        )
-        await probe.start()  # never subscribes, so it does not join the group
-        try:
-            return {
-                p: (await probe.committed(TopicPartition(self.topic, p))) or 0
-                for p in self.produced
-            }
-        finally:
-            await probe.stop()
-
-    async def all_committed(self) -> bool:
-        return await self.committed() == self.produced
-
-
-@pytest.fixture
-async def kit(settings_for, runtime_pool: asyncpg.Pool) -> AsyncIterator[Kit]:
-    settings: Settings = settings_for("leaderboards")
-    dead_letter_topic = settings.topics.dead_letter(NAME)
-    await kafka.ensure_topics(settings, [dead_letter_topic])
-    await runtime_pool.execute(TABLES)
-    producer = kafka.producer(settings)
-    await producer.start()
-    try:
-        yield Kit(
-            settings,
-            runtime_pool,
-            producer,
-            settings.topics.topic("activity"),
-            dead_letter_topic,
-            f"{settings.topics.namespace}.{NAME}",
-        )
-    finally:
-        await producer.stop()
-
-
-@contextlib.asynccontextmanager
-async def running(inbox: InboxConsumer, topic: str) -> AsyncIterator[InboxConsumer]:
-    await inbox.start([topic])
-    task = asyncio.create_task(inbox.run())
-    try:
-        yield inbox
-    finally:
-        await inbox.stop()
-        await asyncio.wait_for(task, 10)
-        await inbox.close()
-
-
-def samples(metrics: Metrics, name: str) -> dict[tuple[str, ...], float]:
-    """The values of counter accolade_rt_<name>_total, by label values."""
-    return {
-        tuple(s.labels.values()): s.value
-        for family in metrics.registry.collect()
-        for s in family.samples
-        if s.name == f"accolade_rt_{name}_total"
-    }
-
-
-def total(metrics: Metrics, name: str) -> float:
-    return sum(samples(metrics, name).values())
 
 
 async def test_each_event_applies_once_despite_duplicates_and_a_crash_before_commit(
@@ -197,7 +33,7 @@ async def test_each_event_applies_once_despite_duplicates_and_a_crash_before_com
         await kit.send(e)
     crashed = Metrics.create("rt")
 
-    async with running(kit.inbox(crashed, CrashesBeforeCommit), kit.topic):
+    async with running(kit.inbox(crashed, CrashesBeforeCommit)):
         await eventually(lambda: total(crashed, "events_consumed") == 7, "all seven read")
 
     assert total(crashed, "events_applied") == 5
@@ -210,7 +46,7 @@ async def test_each_event_applies_once_despite_duplicates_and_a_crash_before_com
     await kit.send(events[2])
     kit.group = f"{kit.group}.restarted"
     restarted = Metrics.create("rt")
-    async with running(kit.inbox(restarted), kit.topic):
+    async with running(kit.inbox(restarted)):
         await eventually(lambda: total(restarted, "events_consumed") == 9, "all nine read")
         await eventually(kit.all_committed, "offsets committed up to the end of the log")
 
@@ -224,16 +60,47 @@ async def test_each_event_applies_once_despite_duplicates_and_a_crash_before_com
     assert inbox == 6
 
 
+async def test_an_event_on_another_topic_with_the_same_id_is_another_event(
+    kit: Kit, eventually
+) -> None:
+    interaction = envelope("a1")
+    # A survey tool reusing the interaction's UUID as its survey id, say.
+    survey = envelope_pb2.Envelope(
+        event_id=interaction.event_id,
+        tenant_id="acme",
+        agent_id="a1",
+        survey_submitted=events_pb2.SurveySubmitted(
+            survey_id=interaction.event_id, interaction_id="i-1", csat=5
+        ),
+    )
+    survey.occurred_at.GetCurrentTime()
+    await kit.send(interaction)
+    await kit.send(survey, kit.other_topic)
+    await kit.send(survey, kit.other_topic)  # and its copy, which is a duplicate
+    metrics = Metrics.create("rt")
+
+    async with running(kit.inbox(metrics)):
+        await eventually(kit.all_committed, "both topics consumed and committed")
+
+    rows = await kit.pool.fetch("SELECT event_id, topic FROM effects ORDER BY topic")
+    assert [(r["event_id"], r["topic"]) for r in rows] == [
+        (interaction.event_id, "interaction_completed"),
+        (interaction.event_id, "survey_submitted"),
+    ]
+    assert samples(metrics, "events_applied") == {(kit.topic,): 1, (kit.other_topic,): 1}
+    assert samples(metrics, "events_duplicate") == {(kit.other_topic,): 1}
+
+
 async def test_bad_messages_are_dead_lettered_alone_and_a_failing_batch_commits_nothing(
     kit: Kit, eventually, read_topic
 ) -> None:
     no_payload, bad_id = envelope("a1"), envelope("a1")
     no_payload.ClearField("interaction_completed")
     bad_id.event_id = "nope"
-    good, poison, stranger, gated, after = (
+    good, denied, stranger, gated, after = (
         envelope("a1"),
-        envelope("poison"),
-        envelope("stranger"),  # not in agents: the handler's INSERT breaks a foreign key
+        envelope("denied"),
+        envelope("stranger"),  # not in agents: the batch's INSERT breaks a foreign key
         envelope("gated"),
         envelope("a2"),
     )
@@ -242,7 +109,7 @@ async def test_bad_messages_are_dead_lettered_alone_and_a_failing_batch_commits_
         "no payload": no_payload,
         "bad id": bad_id,
         "good": good,
-        "poison": poison,
+        "denied": denied,
         "stranger": stranger,
         "gated": gated,
         "after": after,
@@ -252,32 +119,44 @@ async def test_bad_messages_are_dead_lettered_alone_and_a_failing_batch_commits_
     offsets = dict(zip(messages, await kit.send_together(list(messages.values())), strict=True))
     metrics = Metrics.create("rt")
 
-    async with running(kit.inbox(metrics), kit.topic):
+    async with relaying(kit), running(kit.inbox(metrics)):
         await eventually(
             lambda: total(metrics, "events_consumed") >= 2 * len(messages), "two failed tries"
         )
         # Nothing of the failing batch is applied, dead-lettered or committed.
         assert await kit.effects() == []
         assert await kit.pool.fetchval("SELECT count(*) FROM applied_events") == 0
-        assert await kit.committed() == {0: 0}
-        assert await read_topic(kit.settings.kafka_bootstrap, kit.dead_letter_topic) == []
+        assert await kit.pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+        assert await kit.committed() == {(kit.topic, 0): 0}
+        assert total(metrics, "events_applied") == 0
+        assert total(metrics, "effects") == 0
+        assert samples(metrics, "consumer_retries") == {
+            (NAME, "conflict"): total(metrics, "consumer_retries")
+        }
 
         await kit.pool.execute("UPDATE gate SET open = true")
         await eventually(kit.all_committed, "the batch applied and its offsets committed")
+        await eventually(
+            lambda: read_topic(kit.settings.kafka_bootstrap, kit.dead_letter_topic),
+            "the letters published",
+        )
 
     assert sorted(await kit.effects()) == sorted(
         [(good.event_id, "a1"), (gated.event_id, "gated"), (after.event_id, "a2")]
     )
+    # Counted once, though the batch was tried several times.
+    assert total(metrics, "events_applied") == 3
+    assert total(metrics, "effects") == 3
     letters = await read_topic(kit.settings.kafka_bootstrap, kit.dead_letter_topic)
     headers = {int(dict(r.headers)["source_offset"]): dict(r.headers) for r in letters}
-    rejected = ["garbage", "no payload", "bad id", "poison", "stranger"]
+    rejected = ["garbage", "no payload", "bad id", "denied", "stranger"]
     assert len(letters) == len(rejected)  # each once, though its batch was tried several times
     assert sorted(headers) == sorted(offsets[label] for label in rejected)
     reason = {label: headers[offsets[label]]["reason"].decode() for label in rejected}
     assert reason["garbage"].startswith("undecodable: ")
     assert reason["no payload"].startswith("unknown payload: ")
     assert reason["bad id"] == "invalid envelope: event_id 'nope' is not a UUID"
-    assert reason["poison"] == "agent poison is on the deny list"
+    assert reason["denied"] == "agent denied is on the deny list"
     assert reason["stranger"].startswith("handler failed: ForeignKeyViolationError")
     garbage = next(r for r in letters if r.value == b"not a protobuf")
     assert garbage.key == b"acme/a1"
@@ -290,3 +169,33 @@ async def test_bad_messages_are_dead_lettered_alone_and_a_failing_batch_commits_
         (kit.topic, "rejected"): 1,
         (kit.topic, "handler_error"): 1,
     }
+    # The letters are kept in PostgreSQL too, and the rejected events are not in the inbox,
+    # so a replay can still apply them.
+    kept = await kit.pool.fetch(
+        "SELECT source_offset, kind, event_id::text FROM dead_letters ORDER BY source_offset"
+    )
+    assert [(r["source_offset"], r["kind"]) for r in kept] == sorted(
+        (offsets[label], headers[offsets[label]]["kind"].decode()) for label in rejected
+    )
+    inbox = {r[0] for r in await kit.pool.fetch("SELECT event_id::text FROM applied_events")}
+    assert inbox == {good.event_id, gated.event_id, after.event_id}
+
+
+async def test_a_bad_event_in_a_large_batch_is_found_and_the_rest_applied_in_one_go(
+    kit: Kit, eventually
+) -> None:
+    batch = [envelope(f"a{i % 5}") for i in range(300)]
+    strangers = {37, 38, 251}
+    for i in strangers:
+        batch[i] = envelope("stranger")
+    await kit.send_together(list(batch))
+    metrics = Metrics.create("rt")
+
+    async with running(kit.inbox(metrics)):
+        await eventually(kit.all_committed, "the batch applied and its offsets committed")
+
+    applied = {event_id for event_id, _ in await kit.effects()}
+    assert applied == {e.event_id for i, e in enumerate(batch) if i not in strangers}
+    assert samples(metrics, "dead_lettered_messages") == {(kit.topic, "handler_error"): 3}
+    letters = await kit.pool.fetch("SELECT event_id::text FROM dead_letters")
+    assert {r[0] for r in letters} == {batch[i].event_id for i in strangers}

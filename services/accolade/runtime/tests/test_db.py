@@ -71,12 +71,6 @@ def test_two_migrations_with_one_version_are_refused(migrations_package) -> None
         db.load_migrations("widgets", package)
 
 
-def test_the_runtime_ships_its_outbox_and_inbox_migration() -> None:
-    loaded = db.load_migrations("runtime", "accolade.runtime")
-
-    assert [(m.version, m.name) for m in loaded] == [(1, "outbox_and_inbox")]
-
-
 async def test_migrate_applies_each_migration_once_and_later_only_new_ones(
     database_url: str, migrations_package
 ) -> None:
@@ -90,30 +84,30 @@ async def test_migrate_applies_each_migration_once_and_later_only_new_ones(
     )
     conn = await asyncpg.connect(database_url)
     try:
-        assert await db.migrate(conn, "svc", [*runtime, *first]) == 3
+        assert await db.migrate(conn, "svc", [*runtime, *first]) == len(runtime) + 2
         assert await db.migrate(conn, "svc", [*runtime, *first]) == 0
         assert await db.migrate(conn, "svc", [*runtime, *grown]) == 1
         # Another schema is migrated on its own, even with the same components.
-        assert await db.migrate(conn, "other", [*runtime, *first]) == 3
+        assert await db.migrate(conn, "other", [*runtime, *first]) == len(runtime) + 2
 
         widgets = await conn.fetch("SELECT id FROM svc.widgets ORDER BY id")
         recorded = await conn.fetch(
             "SELECT component, version, name FROM svc.schema_migrations ORDER BY component, version"
         )
         runtime_tables = await conn.fetchval(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'other' AND table_name IN ('outbox', 'applied_events')"
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'other' "
+            "AND table_name IN ('outbox', 'applied_events', 'dead_letters')"
         )
     finally:
         await conn.close()
     assert [r["id"] for r in widgets] == [1, 2]
     assert [tuple(r) for r in recorded] == [
-        ("runtime", 1, "outbox_and_inbox"),
+        *(("runtime", m.version, m.name) for m in runtime),
         ("widgets", 1, "widgets"),
         ("widgets", 2, "first_widget"),
         ("widgets", 3, "second_widget"),
     ]
-    assert runtime_tables == 2
+    assert runtime_tables == 3
 
 
 async def test_concurrent_migrations_of_one_schema_take_turns(
@@ -135,9 +129,9 @@ async def test_concurrent_migrations_of_one_schema_take_turns(
     finally:
         await first.close()
         await second.close()
-    assert sorted(applied) == [0, 4]
+    assert sorted(applied) == [0, len(migrations)]
     assert widgets == 1
-    assert recorded == 4
+    assert recorded == len(migrations)
 
 
 async def test_a_failing_migration_leaves_the_schema_untouched(

@@ -47,7 +47,9 @@ async def opened_relay(
         probe = kafka.tail_consumer(settings)
         await probe.start()
         stack.push_async_callback(probe.stop)
-        yield OutboxRelay(settings, SCHEMA, pool, producer, probe, metrics)
+        relay = OutboxRelay(settings, SCHEMA, pool, producer, probe, metrics)
+        stack.push_async_callback(relay.close)
+        yield relay
 
 
 @contextlib.asynccontextmanager
@@ -259,3 +261,95 @@ async def test_the_relay_outlives_losing_its_database(
             await conn.close()
         await add(runtime_pool, topic, [award("acme", "a2")])
         await eventually(lambda: all_published(runtime_pool), "the row after the outage published")
+
+
+async def test_only_the_leader_publishes_and_republishes_and_another_takes_over(
+    private_broker: EmbeddedBroker, settings_for, runtime_pool: asyncpg.Pool, eventually, read_topic
+) -> None:
+    settings: Settings = settings_for("achievements", kafka_bootstrap=private_broker.bootstrap)
+    await kafka.ensure_topics(settings)
+    topic = settings.topics.topic("awards")
+    sent = [award("acme", f"a{i}") for i in range(8)]
+    first, second = Metrics.create("rt"), Metrics.create("rt")
+
+    def published(m: Metrics) -> float:
+        return metric(m, "outbox_published_messages_total", topic=topic)
+
+    def republished(m: Metrics) -> float:
+        return metric(m, "outbox_republished_messages_total", topic=topic)
+
+    async with (
+        opened_relay(settings, runtime_pool, first) as leader,
+        opened_relay(settings, runtime_pool, second) as follower,
+    ):
+        await leader.publish_pending()  # takes the lead before the other starts
+        async with running(follower, check_interval=0.2, idle_poll=0.2):
+            async with running(leader, check_interval=0.2, idle_poll=0.2):
+                await add(runtime_pool, topic, sent[:4])
+                await add(runtime_pool, topic, sent[4:])
+                await eventually(lambda: all_published(runtime_pool), "the rows published")
+                await asyncio.to_thread(private_broker.restart)
+                await eventually(lambda: republished(first) == 8, "the leader republished")
+                await eventually(lambda: all_published(runtime_pool), "the rows published again")
+                assert (leader.leader, follower.leader) == (True, False)
+                assert (published(first), published(second)) == (16, 0)
+                assert republished(second) == 0
+                ids = await event_ids(read_topic, settings.kafka_bootstrap, topic)
+                assert sorted(ids) == sorted(e.event_id for e in sent)
+
+            # The leader stopped; the other takes the lead and publishes what comes next.
+            late = award("acme", "a9")
+            await add(runtime_pool, topic, [late])
+            await eventually(lambda: all_published(runtime_pool), "the late row published")
+            assert follower.leader
+            assert published(second) == 1
+
+
+async def test_no_transaction_stays_open_while_the_broker_does_not_answer(
+    private_broker: EmbeddedBroker,
+    settings_for,
+    runtime_pool: asyncpg.Pool,
+    database_url: str,
+    eventually,
+    read_topic,
+) -> None:
+    settings: Settings = settings_for("achievements", kafka_bootstrap=private_broker.bootstrap)
+    await kafka.ensure_topics(settings)
+    topic = settings.topics.topic("awards")
+    metrics = Metrics.create("rt")
+    observer = await asyncpg.connect(database_url, server_settings={"application_name": "observer"})
+
+    async def open_transactions() -> list[str]:
+        rows = await observer.fetch(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'runtime-tests' AND state LIKE 'idle in transaction%'"
+        )
+        return [r["query"] for r in rows]
+
+    async def waiting_on_broker() -> bool:
+        sends = metrics.registry.get_sample_value(
+            "accolade_rt_outbox_published_messages_total", {"topic": topic}
+        )
+        return not sends and not await all_published(runtime_pool)
+
+    try:
+        async with opened_relay(settings, runtime_pool, metrics) as relay:
+            await relay.publish_pending()  # connected, and leading
+            await asyncio.to_thread(private_broker.stop)
+            async with running(relay, check_interval=0.2, idle_poll=0.2):
+                waiting = [award("acme", "a1"), award("acme", "a2")]
+                await add(runtime_pool, topic, waiting)
+                # The relay has read the rows and waits for the broker's acknowledgements for
+                # as long as the producer's request timeout. No transaction is open meanwhile.
+                deadline = asyncio.get_running_loop().time() + 3
+                while asyncio.get_running_loop().time() < deadline:
+                    assert await waiting_on_broker()
+                    assert await open_transactions() == []
+                    await asyncio.sleep(0.1)
+                await asyncio.to_thread(private_broker.start)
+                await kafka.ensure_topics(settings)
+                await eventually(lambda: all_published(runtime_pool), "published once it is back")
+    finally:
+        await observer.close()
+    ids = await event_ids(read_topic, settings.kafka_bootstrap, topic)
+    assert sorted(set(ids)) == sorted(e.event_id for e in waiting)

@@ -1,0 +1,3 @@
+-- Inbox rows recorded before the inbox was keyed by topic: the progress consumer read
+-- only the activity topic.
+UPDATE applied_events SET topic = 'activity' WHERE topic = '';

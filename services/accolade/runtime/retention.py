@@ -1,0 +1,66 @@
+"""Bounded storage: old rows deleted in the background, a few thousand at a time."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+
+import asyncpg
+
+from accolade.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Rows per statement: each statement is a short transaction of its own, so a purge never
+# holds locks for long or keeps a large backlog of dead rows in one transaction.
+PURGE_BATCH = 5000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Retention:
+    """A table whose rows are deleted once `column` is older than a retention.
+
+    Attributes:
+        table: the table, in the service's own schema.
+        column: a timestamptz column with an index, which orders the purge.
+        seconds: the retention, read from the service's settings.
+    """
+
+    table: str
+    column: str
+    seconds: Callable[[Settings], float]
+
+    def __post_init__(self) -> None:
+        if not (_NAME.match(self.table) and _NAME.match(self.column)):
+            raise ValueError(f"not a plain SQL name: {self.table}.{self.column}")
+
+
+async def purge(
+    conn: asyncpg.Connection,
+    table: str,
+    column: str,
+    older_than: float,
+    *,
+    batch: int = PURGE_BATCH,
+) -> int:
+    """Deletes the rows of `table` whose `column` is more than `older_than` seconds old.
+
+    Deletes `batch` rows per statement, oldest first, skipping rows another session has
+    locked (another replica purging, say); returns how many rows went.
+    """
+    # Names are checked by Retention; values go as parameters.
+    statement = (
+        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
+        f"SELECT ctid FROM {table} WHERE {column} < now() - make_interval(secs => $1) "
+        f"ORDER BY {column} LIMIT $2 FOR UPDATE SKIP LOCKED))"
+    )
+    total = 0
+    while True:
+        status = await conn.execute(statement, older_than, batch)
+        deleted = int(status.split()[-1])
+        total += deleted
+        if deleted < batch:
+            return total
