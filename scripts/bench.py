@@ -1,101 +1,519 @@
-"""Measures intake throughput and end-to-end processing on a locally started platform.
+"""Measures the event path end to end on a locally started platform.
 
-Starts its own embedded PostgreSQL and broker and the five services (as `accolade up`
-does) on free ports, sends interactions through the gateway in batches, and reports:
-intake rate (events made durable per second), and how long until the leaderboards,
-challenges and achievements services have applied all of them.
+Starts its own embedded PostgreSQL and broker and the five services as processes (as
+`accolade up` does), all on this machine, then measures in turn:
 
-Usage: .venv/bin/python scripts/bench.py [--events 20000] [--batch 500] [--concurrency 4]
+1. batches: events sent through PublishEvents in batches, concurrently; how fast intake
+   makes them durable, and how long until every consumer has applied all of them (the
+   slowest one counts); the CPU each process spent per event; and the state checked
+   against what was sent;
+2. unary: one-event PublishEvents calls, then one-event SubmitSurvey calls, from many
+   concurrent clients: calls per second and latency;
+3. notify: under a steady background load, the time from a PublishEvents answer to the
+   badge it earns arriving on the agent's WatchAgent stream.
+
+Prints a table; `--json FILE` also writes the figures as JSON.
+
+Usage: .venv/bin/python scripts/bench.py [--events 50000] [--batch 500] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import platform as host
+import resource
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import grpc
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
-from tests.platform import Platform, interaction
+from accolade.v1 import (
+    feedback_service_pb2,
+    feedback_service_pb2_grpc,
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+)
+from tests.platform import Platform, counter, interaction
+
+CONSUMERS = ("leaderboards", "challenges", "achievements")
+ACCEPTED = gateway_service_pb2.EVENT_STATUS_ACCEPTED
 
 
-async def bench(events: int, batch: int, concurrency: int) -> None:
+@dataclasses.dataclass
+class Processes:
+    """CPU time and peak memory of every process of the platform, by name."""
+
+    services: dict[str, int]
+    postgres: int  # the postmaster's pid
+    broker: int
+
+    def cpu(self) -> dict[str, float]:
+        """Seconds of CPU used so far by each service, PostgreSQL, the broker and this process."""
+        out = {name: _cpu(psutil.Process(pid)) for name, pid in self.services.items()}
+        postmaster = psutil.Process(self.postgres)
+        # Backends that exited were reaped by the postmaster, which keeps their CPU time.
+        times = postmaster.cpu_times()
+        out["postgres"] = _cpu(postmaster) + times.children_user + times.children_system
+        for child in postmaster.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                out["postgres"] += _cpu(child)
+        out["broker"] = _cpu(psutil.Process(self.broker))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        out["load_generator"] = usage.ru_utime + usage.ru_stime
+        return out
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """The peak resident memory of each service process, in MiB."""
+        peaks = {}
+        for name, pid in self.services.items():
+            status = Path(f"/proc/{pid}/status").read_text()
+            kb = next(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
+            )
+            peaks[name] = round(kb / 1024, 1)
+        return peaks
+
+
+def _cpu(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return float(t.user + t.system)
+
+
+def _per_event(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, float]:
+    return {k: round((after[k] - before[k]) / events * 1e6, 1) for k in before}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Bench:
+    """One platform under measurement."""
+
+    def __init__(self, platform: Platform, procs: Processes, database_url: str) -> None:
+        self.platform = platform
+        self.procs = procs
+        self.database_url = database_url
+        self.agents = [f"agent-{i:03d}" for i in range(200)]
+
+    def applied(self, service: str) -> float:
+        return counter(self.platform.metrics(service), f"accolade_{service}_events_applied_total")
+
+    async def wait_applied(
+        self, targets: dict[str, float], t0: float, within: float = 300
+    ) -> dict[str, float]:
+        """Polls each consumer's applied counter until it reaches its target; returns when."""
+        done: dict[str, float] = {}
+        deadline = time.perf_counter() + within
+        while len(done) < len(targets):
+            for service, target in targets.items():
+                if service not in done and self.applied(service) >= target:
+                    done[service] = time.perf_counter() - t0
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"not every event applied in {within} s: {done}")
+            await asyncio.sleep(0.02)
+        return done
+
+    async def warm_up(self, tenant: str) -> None:
+        """Sends a few events and waits until every consumer applied them (groups joined)."""
+        targets = {s: self.applied(s) + 20 for s in CONSUMERS}
+        await self.platform.publish([interaction(tenant, a) for a in self.agents[:20]])
+        await self.wait_applied(targets, time.perf_counter(), within=60)
+
+    async def batches(self, events: int, batch: int, concurrency: int) -> dict[str, Any]:
+        tenant = f"bench-{uuid.uuid4().hex[:6]}"
+        await self.warm_up(tenant + "-warm")
+        payload = [
+            [
+                interaction(tenant, self.agents[(b * batch + i) % len(self.agents)])
+                for i in range(batch)
+            ]
+            for b in range(events // batch)
+        ]
+        sent = sum(len(b) for b in payload)
+        targets = {s: self.applied(s) + sent for s in CONSUMERS}
+        queue = list(reversed(payload))
+        latencies: list[float] = []
+
+        async def sender() -> None:
+            while queue:
+                b = queue.pop()
+                t = time.perf_counter()
+                statuses = await self.platform.publish(b)
+                latencies.append(time.perf_counter() - t)
+                if statuses != [ACCEPTED] * len(b):
+                    raise AssertionError("intake did not accept every event of a batch")
+
+        cpu0 = self.procs.cpu()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        intake = time.perf_counter() - t0
+        done = await self.wait_applied(targets, t0)
+        cpu1 = self.procs.cpu()
+        slowest = max(done.values())
+        await self.verify(tenant, [e for b in payload for e in b])
+        return {
+            "events": sent,
+            "batch": batch,
+            "concurrency": concurrency,
+            "intake_seconds": round(intake, 3),
+            "intake_events_per_s": round(sent / intake),
+            "batch_latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+            "batch_latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+            "applied_seconds": {s: round(t, 3) for s, t in done.items()},
+            "end_to_end_events_per_s": round(sent / slowest),
+            "slowest_consumer": max(done, key=done.__getitem__),
+            "cpu_us_per_event": _per_event(cpu0, cpu1, sent),
+        }
+
+    async def verify(self, tenant: str, sent: list[Any]) -> None:
+        """Checks the persisted state against a count of what was sent."""
+        resolved: dict[str, int] = {}
+        for e in sent:
+            if e.interaction_completed.resolved_first_contact:
+                resolved[e.agent_id] = resolved.get(e.agent_id, 0) + 1
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            scores = dict(
+                await conn.fetch(
+                    "SELECT agent_id, sum(score)::int FROM leaderboards.period_scores "
+                    "WHERE tenant_id = $1 GROUP BY agent_id",
+                    tenant,
+                )
+            )
+            progress = dict(
+                await conn.fetch(
+                    "SELECT agent_id, sum(progress)::int FROM challenges.challenge_progress "
+                    "WHERE tenant_id = $1 GROUP BY agent_id",
+                    tenant,
+                )
+            )
+            badges = await conn.fetchval(
+                "SELECT count(*) FROM achievements.agent_badges WHERE tenant_id = $1", tenant
+            )
+        finally:
+            await conn.close()
+        if scores != resolved or progress != resolved or badges != len(resolved):
+            raise AssertionError("the persisted state does not match what was sent")
+
+    async def unary(self, calls: int, clients: int) -> dict[str, Any]:
+        tenant = f"bench-{uuid.uuid4().hex[:6]}"
+        await self.warm_up(tenant + "-warm")
+        channels = [
+            grpc.aio.insecure_channel(f"127.0.0.1:{self.platform.endpoints[s].grpc_port}")
+            for s in ("gateway", "feedback")
+            for _ in range(clients)
+        ]
+        gateways = [gateway_service_pb2_grpc.GatewayServiceStub(c) for c in channels[:clients]]
+        feedbacks = [feedback_service_pb2_grpc.FeedbackServiceStub(c) for c in channels[clients:]]
+        try:
+
+            def publish(i: int) -> Callable[[], Awaitable[object]]:
+                request = gateway_service_pb2.PublishEventsRequest(
+                    events=[interaction(tenant, self.agents[i % len(self.agents)])]
+                )
+                return lambda: gateways[i % clients].PublishEvents(request, timeout=30)
+
+            def survey(i: int) -> Callable[[], Awaitable[object]]:
+                request = feedback_service_pb2.SubmitSurveyRequest(
+                    tenant_id=tenant,
+                    agent_id=self.agents[i % len(self.agents)],
+                    survey_id=str(uuid.uuid4()),
+                    interaction_id=f"i-{i}",
+                    csat=1 + i % 5,
+                )
+                return lambda: feedbacks[i % clients].SubmitSurvey(request, timeout=30)
+
+            out = {}
+            for name, make in (("PublishEvents", publish), ("SubmitSurvey", survey)):
+                await asyncio.gather(*(make(i)() for i in range(clients)))  # connect first
+                out[name] = await self._calls([make(i) for i in range(calls)], clients)
+            return out
+        finally:
+            for c in channels:
+                await c.close()
+
+    async def _calls(
+        self, calls: list[Callable[[], Awaitable[object]]], clients: int
+    ) -> dict[str, Any]:
+        latencies: list[float] = []
+        queue = list(reversed(calls))
+
+        async def client() -> None:
+            while queue:
+                call = queue.pop()
+                t = time.perf_counter()
+                await call()
+                latencies.append(time.perf_counter() - t)
+
+        cpu0 = self.procs.cpu()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+        cpu1 = self.procs.cpu()
+        return {
+            "calls": len(calls),
+            "clients": clients,
+            "calls_per_s": round(len(calls) / elapsed),
+            "p50_ms": round(statistics.median(latencies) * 1000, 1),
+            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+            "cpu_us_per_call": _per_event(cpu0, cpu1, len(calls)),
+        }
+
+    async def notify(self, rate: int, probes: int) -> dict[str, Any]:
+        tenant = f"bench-{uuid.uuid4().hex[:6]}"
+        await self.warm_up(tenant)  # the background agents hold their badges already
+        watched = [f"probe-{i:03d}" for i in range(probes)]
+        arrived: dict[str, float] = {}
+        streams = []
+
+        async def watch(agent: str) -> None:
+            stream = self.platform.gateway.WatchAgent(
+                gateway_service_pb2.WatchAgentRequest(tenant_id=tenant, agent_id=agent)
+            )
+            streams.append(stream)
+            async for message in stream:
+                if message.event.badge_awarded.badge_id:
+                    arrived.setdefault(agent, time.perf_counter())
+                    return
+
+        watchers = [asyncio.create_task(watch(a)) for a in watched]
+        await asyncio.sleep(2)  # every stream is registered with the hub
+        stop = asyncio.Event()
+
+        async def background() -> None:
+            tick, per_tick = 0.05, max(1, round(rate * 0.05))
+            next_at = time.perf_counter()
+            while not stop.is_set():
+                batch = [
+                    interaction(tenant, self.agents[i % len(self.agents)]) for i in range(per_tick)
+                ]
+                await self.platform.publish(batch)
+                next_at += tick
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+        load = asyncio.create_task(background())
+        answered: dict[str, float] = {}
+        try:
+            await asyncio.sleep(2)  # the load is steady before the first probe
+            for agent in watched:
+                await self.platform.publish([interaction(tenant, agent)])
+                answered[agent] = time.perf_counter()
+                await asyncio.sleep(0.1)
+            await asyncio.wait_for(asyncio.gather(*watchers), 60)
+        finally:
+            stop.set()
+            await load
+            for s in streams:
+                s.cancel()
+            for w in watchers:
+                w.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        latencies = [(arrived[a] - answered[a]) * 1000 for a in watched]
+        return {
+            "background_events_per_s": rate,
+            "probes": probes,
+            "notify_p50_ms": round(statistics.median(latencies), 1),
+            "notify_p99_ms": round(_percentile(latencies, 0.99), 1),
+            "notify_max_ms": round(max(latencies), 1),
+        }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="accolade-bench-") as tmp:
         postgres = EmbeddedPostgres(Path(tmp) / "pg")
         broker = EmbeddedBroker()
         postgres.start()
         broker.start()
-        platform = Platform(postgres.url, broker.bootstrap, "bench", Path(tmp))
+        platform = Platform(
+            postgres.url, broker.bootstrap, "bench", Path(tmp), partitions=3, health_interval=1.0
+        )
         try:
             started = time.monotonic()
             await platform.start()
-            print(f"platform SERVING in {time.monotonic() - started:.1f}s")
-            tenant = f"bench-{uuid.uuid4().hex[:6]}"
-            agents = [f"agent-{i:03d}" for i in range(200)]
-            batches = [
-                [interaction(tenant, agents[(b * batch + i) % len(agents)]) for i in range(batch)]
-                for b in range(events // batch)
-            ]
-            latencies: list[float] = []
-            queue: asyncio.Queue[list] = asyncio.Queue()  # type: ignore[type-arg]
-            for b in batches:
-                queue.put_nowait(b)
-
-            async def worker() -> None:
-                while not queue.empty():
-                    b = queue.get_nowait()
-                    t = time.perf_counter()
-                    await platform.publish(b)
-                    latencies.append(time.perf_counter() - t)
-
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            intake = time.perf_counter() - t0
-            total = len(batches) * batch
-            print(
-                f"intake: {total} events in {intake:.2f}s = {total / intake:,.0f} events/s "
-                f"(batches of {batch}, {concurrency} concurrent; per batch p50 "
-                f"{statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms)"
+            serving = time.monotonic() - started
+            postmaster = int((Path(tmp) / "pg" / "postmaster.pid").read_text().split()[0])
+            procs = Processes(
+                {n: p.pid for n, p in platform.processes.items()}, postmaster, broker.pid or 0
             )
-            conn = await asyncpg.connect(postgres.url)
-            try:
-                for schema in ("leaderboards", "challenges", "achievements"):
-                    while True:
-                        applied = await conn.fetchval(
-                            f"SELECT count(*) FROM {schema}.applied_events WHERE tenant_id = $1",  # noqa: S608 - fixed names
-                            tenant,
-                        )
-                        if applied >= total:
-                            break
-                        await asyncio.sleep(0.1)
-                    done = time.perf_counter() - t0
-                    print(
-                        f"{schema}: all {total} applied {done:.2f}s after the first send "
-                        f"= {total / done:,.0f} events/s end to end"
-                    )
-            finally:
+            bench = Bench(platform, procs, postgres.url)
+            if os.environ.get("ACCOLADE_BENCH_PGLOG"):  # for profiling: every statement's duration
+                conn = await asyncpg.connect(postgres.url)
+                await conn.execute("ALTER SYSTEM SET log_min_duration_statement = 0")
+                await conn.execute("ALTER SYSTEM SET log_line_prefix = '%m %a [%p] '")
+                await conn.execute("SELECT pg_reload_conf()")
                 await conn.close()
+            result: dict[str, Any] = {
+                "command": " ".join(["scripts/bench.py", *sys.argv[1:]]),
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "cpu": _cpu_model(),
+                    "python": host.python_version(),
+                },
+                "platform_serving_seconds": round(serving, 1),
+            }
+            print(f"platform SERVING in {serving:.1f} s", flush=True)
+            if args.spy:
+                _spy(args.spy, procs, tmp)
+            if "batches" in args.phases:
+                result["batches"] = await bench.batches(args.events, args.batch, args.concurrency)
+                print("batches measured", flush=True)
+            if "unary" in args.phases:
+                result["unary"] = await bench.unary(args.calls, args.clients)
+                print("unary calls measured", flush=True)
+            if "notify" in args.phases:
+                result["notify"] = await bench.notify(args.notify_rate, args.probes)
+            result["peak_rss_mb"] = procs.peak_rss_mb()
         finally:
             await platform.close()
             broker.stop()
+            if os.environ.get("ACCOLADE_BENCH_PGLOG"):
+                import shutil
+
+                shutil.copy(Path(tmp) / "pg" / "log", os.environ["ACCOLADE_BENCH_PGLOG"])
             postgres.stop()
+    if b := result.get("batches"):
+        result["intake_events_per_s"] = b["intake_events_per_s"]
+        result["end_to_end_events_per_s"] = b["end_to_end_events_per_s"]
+        result["cpu_us_per_event"] = b["cpu_us_per_event"]
+    if u := result.get("unary"):
+        # The slower of the two RPCs and the worse tail, so one figure holds for both.
+        result["unary_calls_per_s"] = min(u[k]["calls_per_s"] for k in u)
+        result["unary_p99_ms"] = max(u[k]["p99_ms"] for k in u)
+    if n := result.get("notify"):
+        result["notify_p50_ms"] = n["notify_p50_ms"]
+        result["notify_p99_ms"] = n["notify_p99_ms"]
+    return result
+
+
+def _spy(names: list[str], procs: Processes, tmp: str) -> None:
+    """Starts py-spy (if installed) on the named services, for profiling the bench."""
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--spy needs py-spy on the PATH")
+    for name in names:
+        out = Path(tempfile.gettempdir()) / f"bench-{name}.folded"
+        subprocess.Popen(  # noqa: S603 - a profiler the developer asked for
+            [
+                spy,
+                "record",
+                "-f",
+                "raw",
+                "-r",
+                "250",
+                "-o",
+                str(out),
+                "-p",
+                str(procs.services[name]),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        print(f"profiling {name} into {out}", flush=True)
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return host.processor()
+
+
+def table(r: dict[str, Any]) -> str:
+    rows = [
+        ("machine", f"{r['machine']['cpus']} CPUs ({r['machine']['cpu']}), everything on it"),
+        ("platform start to SERVING", f"{r['platform_serving_seconds']} s"),
+    ]
+    if b := r.get("batches"):
+        rows += _batch_rows(b)
+    rows += [
+        (
+            f"one-event {name} calls, {u['clients']} clients",
+            f"{u['calls_per_s']:,} calls/s; {u['p50_ms']} ms p50, {u['p99_ms']} ms p99",
+        )
+        for name, u in r.get("unary", {}).items()
+    ]
+    if n := r.get("notify"):
+        rows.append(
+            (
+                f"PublishEvents answer to badge on WatchAgent, under {n['background_events_per_s']:,} events/s",
+                f"{n['notify_p50_ms']} ms p50, {n['notify_p99_ms']} ms p99 ({n['probes']} probes)",
+            )
+        )
+    rows.append(
+        ("peak memory (RSS)", ", ".join(f"{k} {v} MiB" for k, v in r["peak_rss_mb"].items()))
+    )
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _batch_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (
+            f"intake, batches of {b['batch']} ({b['concurrency']} at a time)",
+            f"{b['intake_events_per_s']:,} events/s; a batch answered in "
+            f"{b['batch_latency_p50_ms']} ms p50, {b['batch_latency_p99_ms']} ms p99",
+        ),
+        *(
+            (f"all {b['events']:,} applied by {s}", f"{t} s after the first send")
+            for s, t in b["applied_seconds"].items()
+        ),
+        ("end to end (slowest consumer)", f"{b['end_to_end_events_per_s']:,} events/s"),
+        (
+            "CPU per event",
+            ", ".join(f"{k} {v} us" for k, v in b["cpu_us_per_event"].items()),
+        ),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--events", type=int, default=50_000, help="events sent in batches")
+    parser.add_argument("--batch", type=int, default=500, help="events per PublishEvents call")
+    parser.add_argument("--concurrency", type=int, default=4, help="batches in flight at once")
+    parser.add_argument("--calls", type=int, default=5_000, help="one-event calls of each RPC")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent one-event callers")
+    parser.add_argument("--notify-rate", type=int, default=2_000, help="background events/s")
+    parser.add_argument("--probes", type=int, default=100, help="badges timed to the stream")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--phases",
+        type=lambda v: v.split(","),
+        default=["batches", "unary", "notify"],
+        help="which measurements to run, comma-separated (default: all three)",
+    )
+    parser.add_argument(
+        "--spy", type=lambda v: v.split(","), default=[], help="services to profile with py-spy"
+    )
     args = parser.parse_args()
-    asyncio.run(bench(args.events, args.batch, args.concurrency))
+    result = asyncio.run(run(args))
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ class Platform:
     bootstrap: str
     namespace: str
     log_dir: Path
+    partitions: int = 2
+    # Tests check health often to get on quickly; the default is once a second.
+    health_interval: float = 0.2
     endpoints: dict[str, Endpoint] = dataclasses.field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
     channels: dict[str, grpc.aio.Channel] = dataclasses.field(default_factory=dict)
@@ -63,8 +66,8 @@ class Platform:
             self.endpoints[service],
             {
                 "ACCOLADE_TOPIC_NAMESPACE": self.namespace,
-                "ACCOLADE_TOPIC_PARTITIONS": "2",
-                "ACCOLADE_HEALTH_INTERVAL_SECONDS": "0.2",
+                "ACCOLADE_TOPIC_PARTITIONS": str(self.partitions),
+                "ACCOLADE_HEALTH_INTERVAL_SECONDS": str(self.health_interval),
             },
         )
 
@@ -72,7 +75,7 @@ class Platform:
         """Creates topics, migrates, starts every service and waits until all are SERVING."""
         for name in catalog.NAMES:
             self.endpoints[name] = Endpoint(name, free_port(), free_port())
-        await prepare(self.database_url, self.bootstrap, self.namespace, partitions=2)
+        await prepare(self.database_url, self.bootstrap, self.namespace, self.partitions)
         for name in catalog.NAMES:
             self.processes[name] = start_service(self.env(name), name, self.log_dir)
         await self.wait_serving(catalog.NAMES)

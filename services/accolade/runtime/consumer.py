@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -25,14 +25,23 @@ REPLAY_POLL_SECONDS = 1.0
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lock: asyncio.Lock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        lock: asyncio.Lock,
+        metrics: Metrics,
+        commit: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._lock = lock
         self._metrics = metrics
+        self._commit = commit
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        # Wait for the batch in flight to commit its offsets before giving partitions away.
+        # Wait for the batch in flight, then commit what was applied, before giving
+        # partitions away: the new owner starts where this one stopped.
         async with self._lock:
-            pass
+            if self._commit is not None:
+                with contextlib.suppress(Exception):
+                    await self._commit()
         # Their lag is the new owner's to report; a stale value here would mislead alerts.
         for tp in revoked:
             with contextlib.suppress(KeyError):
@@ -64,6 +73,8 @@ class InboxConsumer:
         dead_letter_topic: str,
         metrics: Metrics,
         batch_size: int = 1000,
+        linger: float = 0.02,
+        commit_interval: float = 0.5,
     ) -> None:
         """Args:
         name: "<service>.<consumer>", which keys the inbox and the dead letters.
@@ -74,6 +85,12 @@ class InboxConsumer:
         dead_letter_topic: where dead letters are published.
         metrics: the service's metrics.
         batch_size: the most messages applied in one transaction.
+        linger: how long a small batch waits for more messages before it is applied.
+        commit_interval: how often applied offsets are committed to Kafka. Only applied
+            offsets are ever committed, whenever that is (and always before partitions
+            are given away or the consumer stops); committing less often than every batch
+            saves a broker round trip per batch, and a crash redelivers a little more,
+            which the inbox skips.
         """
         self.name = name
         self._consumer = consumer
@@ -83,9 +100,14 @@ class InboxConsumer:
         self._dead_letter_topic = dead_letter_topic
         self._metrics = metrics
         self._batch_size = batch_size
+        self._linger = linger
+        self._commit_interval = commit_interval
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
-        self.rebalance_listener = _Rebalance(self._lock, metrics)
+        # Offsets applied (their transaction committed) but not yet committed to Kafka.
+        self._applied: dict[TopicPartition, int] = {}
+        self._next_commit = 0.0
+        self.rebalance_listener = _Rebalance(self._lock, metrics, self._commit_applied)
 
     async def start(self) -> None:
         """Joins the group for the topics."""
@@ -111,23 +133,55 @@ class InboxConsumer:
         loop = asyncio.get_running_loop()
         backoff = 0.2
         next_replay = loop.time()
-        while not self._stopped.is_set():
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+        try:
+            while not self._stopped.is_set():
+                batch = await self._gather()
+                async with self._lock:
+                    try:
+                        if batch:
+                            await self._process(batch)
+                        if not batch or loop.time() >= self._next_commit:
+                            await self._commit_applied()
+                        if loop.time() >= next_replay:
+                            next_replay = loop.time() + REPLAY_POLL_SECONDS
+                            await self.replay_requested()
+                        backoff = 0.2
+                    except Exception as exc:  # noqa: BLE001 - a consumer must never die quietly
+                        self._retrying(exc, backoff)
+                        self._rewind(batch)
+                        with contextlib.suppress(TimeoutError):  # a stop ends the pause
+                            await asyncio.wait_for(self._stopped.wait(), backoff)
+                        backoff = min(backoff * 2, 5.0)
+                await self._report_lag()
+        finally:
             async with self._lock:
-                try:
-                    if batch:
-                        await self._process(batch)
-                    if loop.time() >= next_replay:
-                        next_replay = loop.time() + REPLAY_POLL_SECONDS
-                        await self.replay_requested()
-                    backoff = 0.2
-                except Exception as exc:  # noqa: BLE001 - a consumer must never die quietly
-                    self._retrying(exc, backoff)
-                    self._rewind(batch)
-                    with contextlib.suppress(TimeoutError):  # a stop ends the pause
-                        await asyncio.wait_for(self._stopped.wait(), backoff)
-                    backoff = min(backoff * 2, 5.0)
-            await self._report_lag()
+                with contextlib.suppress(Exception):
+                    await self._commit_applied()
+
+    async def _gather(self) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next batch: what has arrived, and what arrives within the linger if it is small.
+
+        A batch costs a few round trips whatever its size; lingering a little when events
+        trickle in keeps the cost per event low, for a few milliseconds of latency.
+        """
+        batch: dict[TopicPartition, list[ConsumerRecord]] = await self._consumer.getmany(
+            timeout_ms=200, max_records=self._batch_size
+        )
+        count = sum(map(len, batch.values()))
+        if not batch or count >= self._batch_size or self._linger <= 0:
+            return batch
+        deadline = asyncio.get_running_loop().time() + self._linger
+        while count < self._batch_size:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            more = await self._consumer.getmany(
+                timeout_ms=max(1, int(left * 1000)), max_records=self._batch_size - count
+            )
+            for tp, records in more.items():
+                batch.setdefault(tp, []).extend(records)
+                count += len(records)
+        return batch
 
     def _retrying(self, exc: Exception, backoff: float) -> None:
         reason = environment_fault(exc)
@@ -153,21 +207,21 @@ class InboxConsumer:
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         deliveries = []
-        for records in batch.values():
+        for tp, records in batch.items():
+            self._metrics.events_consumed.labels(tp.topic).inc(len(records))
+            topic = self._topics[tp.topic]
             for r in records:
-                self._metrics.events_consumed.labels(r.topic).inc()
-                d = Delivery(self._topics[r.topic], r.topic, r.partition, r.offset, r.key, r.value)
+                d = Delivery(topic, r.topic, r.partition, r.offset, r.key, r.value)
                 d.decode()
                 deliveries.append(d)
-        async with self._pool.acquire() as conn, conn.transaction():
-            applied = await inbox.apply(
-                conn, self.name, self._handler, [d for d in deliveries if d.failure is None]
-            )
-            dead, letters = await deadletters.record(
-                conn, self.name, self._dead_letter_topic, [d for d in deliveries if d.failure]
-            )
-            await outbox.write(conn, applied.emitted + letters)
-        await self._commit(batch)
+        try:
+            applied, dead = await self._apply(deliveries, careful=False)
+        except inbox.Bisect:
+            for d in deliveries:
+                d.duplicate = False
+            applied, dead = await self._apply(deliveries, careful=True)
+        for tp, records in batch.items():
+            self._applied[tp] = records[-1].offset + 1
         # Counted only now: a batch that was retried counts once.
         self._count(deliveries, applied)
         for d in dead:
@@ -181,6 +235,24 @@ class InboxConsumer:
                 },
             )
             self._metrics.dead_lettered.labels(d.source_topic, d.failure.kind).inc()  # type: ignore[union-attr]
+
+    async def _apply(
+        self, deliveries: list[Delivery], *, careful: bool
+    ) -> tuple[inbox.Applied, list[Delivery]]:
+        """Applies a batch in one transaction; returns what it produced and the new letters."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            applied = await inbox.apply(
+                conn,
+                self.name,
+                self._handler,
+                [d for d in deliveries if d.envelope is not None],
+                careful=careful,
+            )
+            dead, letters = await deadletters.record(
+                conn, self.name, self._dead_letter_topic, [d for d in deliveries if d.failure]
+            )
+            await outbox.write(conn, applied.emitted + letters)
+        return applied, dead
 
     def _count(self, deliveries: list[Delivery], applied: inbox.Applied) -> None:
         counts = Counter(
@@ -207,8 +279,13 @@ class InboxConsumer:
             for c in claimed:
                 c.delivery.decode()
             deliveries = [c.delivery for c in claimed]
+            # Replays are rare: apply them carefully from the start.
             applied = await inbox.apply(
-                conn, self.name, self._handler, [d for d in deliveries if d.failure is None]
+                conn,
+                self.name,
+                self._handler,
+                [d for d in deliveries if d.failure is None],
+                careful=True,
             )
             await deadletters.finish_replays(conn, claimed)
             await outbox.write(conn, applied.emitted)
@@ -219,8 +296,15 @@ class InboxConsumer:
         log.info("replayed dead letters", extra={"consumer": self.name, **outcomes})
         return len(claimed)
 
-    async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+    async def _commit_applied(self) -> None:
+        """Commits the offsets of what was applied since the last commit."""
+        self._next_commit = asyncio.get_running_loop().time() + self._commit_interval
+        if not self._applied:
+            return
+        offsets, self._applied = self._applied, {}
+        await self._commit(offsets)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:

@@ -92,11 +92,23 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
 async def create_pool(
     dsn: str, schema: str, *, application: str, max_size: int = 10
 ) -> asyncpg.Pool:
-    """A pool whose connections see `schema` first on their search path."""
+    """A pool whose connections see `schema` first on their search path.
+
+    A connection goes back to the pool without the usual reset query (unlisten, unlock,
+    reset settings): that is a round trip on every release, and the services leave no
+    session state behind. Code that listens, takes session locks or sets session
+    settings must undo them before releasing the connection (the outbox relay does).
+    """
     return await asyncpg.create_pool(
         dsn,
         # No connection at start: a service comes up NOT_SERVING while PostgreSQL is away.
         min_size=0,
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": application},
+        reset=_no_reset,
     )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    # The pool still rolls back an open transaction and drops listener callbacks first.
+    return None

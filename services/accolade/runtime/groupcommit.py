@@ -45,20 +45,31 @@ class GroupCommit(Generic[T, R]):
         flush: Flush[T, R],
         *,
         max_weight: int = 5000,
-        max_in_flight: int = 2,
+        max_in_flight: int = 1,
+        transaction: bool = True,
+        gather: float = 0.002,
     ) -> None:
         """Args:
         pool: where transactions run.
         flush: does the work of a group of items in the open transaction.
         max_weight: the most weight (events, say) one transaction takes.
         max_in_flight: how many transactions may run at once.
+        transaction: open a transaction around `flush`; without one, `flush` must do its
+            work in a single statement (which commits by itself, saving two round trips).
+        gather: while calls come concurrently (the last transaction held several), how
+            long a transaction waits for more to join before it starts. A lone caller
+            never waits.
         """
         self._pool = pool
         self._flush = flush
         self._max_weight = max_weight
         self._max_in_flight = max_in_flight
+        self._transaction = transaction
         self._pending: collections.deque[tuple[T, int, asyncio.Future[R]]] = collections.deque()
         self._running = 0
+        self._gather = gather
+        self._gather_below = 32
+        self._shared = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T, weight: int = 1) -> R:
@@ -84,19 +95,29 @@ class GroupCommit(Generic[T, R]):
     async def _drain(self) -> None:
         try:
             while self._pending:
+                if self._gather and self._shared and len(self._pending) < self._gather_below:
+                    # Callers have been sharing transactions: they come concurrently, so wait
+                    # a moment for more to join rather than commit each on its own.
+                    await asyncio.sleep(self._gather)
                 group = [self._pending.popleft()]
                 weight = group[0][1]
                 while self._pending and weight + self._pending[0][1] <= self._max_weight:
                     weight += self._pending[0][1]
                     group.append(self._pending.popleft())
+                self._shared = len(group) > 1
                 await self._commit(group)
         finally:
             self._running -= 1
 
     async def _commit(self, group: list[tuple[T, int, asyncio.Future[R]]]) -> None:
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                results = await self._flush(conn, [item for item, _, _ in group])
+            async with self._pool.acquire() as conn:
+                items = [item for item, _, _ in group]
+                if self._transaction:
+                    async with conn.transaction():
+                        results = await self._flush(conn, items)
+                else:
+                    results = await self._flush(conn, items)
         except Exception as exc:  # noqa: BLE001 - every caller gets the outcome, whatever it is
             if len(group) > 1 and environment_fault(exc) is None:
                 for entry in group:

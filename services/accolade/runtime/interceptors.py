@@ -105,16 +105,26 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, metrics: Metrics, prefix: str = "/accolade.") -> None:
         self._metrics = metrics
         self._prefix = prefix
+        # The wrapped handler of each method, made once: the services' handlers are fixed.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(details)
         if handler is None or not details.method.startswith(self._prefix):
             return handler
-        method = details.method.rsplit("/", 1)[-1]
+        wrapped = self._wrap(details.method, handler)
+        self._wrapped[details.method] = wrapped
+        return wrapped
+
+    def _wrap(self, path: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        method = path.rsplit("/", 1)[-1]
         metrics = self._metrics
 
         if handler.unary_unary is not None:

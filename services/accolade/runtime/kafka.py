@@ -50,6 +50,8 @@ def producer(settings: Settings) -> AIOKafkaProducer:
         **connection(settings, ""),
         acks="all",
         linger_ms=5,
+        # The relay sends a partition's share of a batch as one record batch.
+        max_batch_size=512 * 1024,
         request_timeout_ms=10_000,
         retry_backoff_ms=200,
     )

@@ -25,7 +25,7 @@ class Retention:
 
     Attributes:
         table: the table, in the service's own schema.
-        column: a timestamptz column with an index, which orders the purge.
+        column: a timestamptz column with an index that finds old rows.
         seconds: the retention, read from the service's settings.
     """
 
@@ -48,14 +48,15 @@ async def purge(
 ) -> int:
     """Deletes the rows of `table` whose `column` is more than `older_than` seconds old.
 
-    Deletes `batch` rows per statement, oldest first, skipping rows another session has
-    locked (another replica purging, say); returns how many rows went.
+    Deletes up to `batch` rows per statement, skipping rows another session has locked
+    (another replica purging, say); returns how many rows went. `column` should have an
+    index that finds old rows (a BRIN index suits rows written in time order).
     """
     # Names are checked by Retention; values go as parameters.
     statement = (
         f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
         f"SELECT ctid FROM {table} WHERE {column} < now() - make_interval(secs => $1) "
-        f"ORDER BY {column} LIMIT $2 FOR UPDATE SKIP LOCKED))"
+        f"LIMIT $2 FOR UPDATE SKIP LOCKED))"
     )
     total = 0
     while True:

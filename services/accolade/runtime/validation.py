@@ -11,6 +11,19 @@ from google.protobuf import timestamp_pb2
 from accolade.runtime.errors import InvalidArgument
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def canonical_uuid(value: str) -> str:
+    """`value` as a UUID in canonical form (lower case, hyphens).
+
+    Raises:
+        ValueError: it is not a UUID.
+    """
+    # Most senders already send the canonical form; checking it is a fraction of parsing.
+    if _CANONICAL_UUID.match(value):
+        return value
+    return str(uuid.UUID(value))
 
 
 class Violations:
@@ -38,7 +51,7 @@ class Violations:
             self.add(field, "is required")
             return ""
         try:
-            return str(uuid.UUID(value))
+            return canonical_uuid(value)
         except ValueError:
             self.add(field, f"must be a UUID, not {value[:64]!r}")
             return ""
