@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 from aiokafka import AIOKafkaConsumer
 
-from accolade import catalog
+from accolade import catalog, testing
 from accolade.local.embedded import free_port
 from accolade.local.stack import (
     Endpoint,
@@ -26,6 +26,7 @@ from accolade.local.stack import (
     stop_processes,
     wait_all_serving,
 )
+from accolade.runtime.settings import Settings, Topics
 
 # Re-exported: the system tests build their events with the services' own builder.
 from accolade.testing import interaction as interaction
@@ -100,6 +101,25 @@ class Platform:
         for channel in self.channels.values():
             await channel.close()
         stop_processes(self.processes)
+
+    def settings(self, service: str) -> Settings:
+        """The settings a service runs with, as far as the test helpers need them."""
+        return Settings(
+            service=service,
+            database_url=self.database_url,
+            kafka_bootstrap=self.bootstrap,
+            topics=Topics(self.namespace),
+        )
+
+    async def caught_up(self, *services: str) -> None:
+        """Waits until each service's consumers have applied and committed all input so far."""
+        for service in services:
+            await testing.caught_up(self.settings(service))
+
+    async def published(self, *services: str) -> None:
+        """Waits until each service's outbox relay has published every row."""
+        for service in services:
+            await testing.outbox_published(self.settings(service))
 
     def metrics(self, service: str) -> str:
         url = f"http://127.0.0.1:{self.endpoints[service].metrics_port}/metrics"

@@ -49,6 +49,8 @@ async def assert_exactly_once(
         await platform.scores(tenant),
         scores,
     )
+    # Every consumer has applied everything sent by now (the one killed may trail the rest).
+    await platform.caught_up("leaderboards", "challenges", "achievements")
     for agent, resolved in scores.items():
         assert await platform.progress(tenant, agent) == (resolved, resolved >= 10)
     conn = await asyncpg.connect(platform.database_url)
@@ -65,17 +67,39 @@ async def assert_exactly_once(
         assert await platform.badges(tenant, agent) == ["first-resolution"]
 
 
-async def test_killing_achievements_mid_stream_loses_and_doubles_nothing(
+async def test_killing_achievements_mid_batch_loses_and_doubles_nothing(
     platform: Platform, tenant: str
 ) -> None:
     flowing = asyncio.create_task(stream_events(platform, tenant, batches=40))
-    await asyncio.sleep(0.6)
-    platform.kill("achievements")
-    await asyncio.sleep(0.5)
-    await platform.restart("achievements")
-    sent = await flowing
+    conn = await asyncpg.connect(platform.database_url)
+    try:
 
-    await assert_exactly_once(platform, tenant, sent)
+        async def applied() -> int:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM achievements.applied_events WHERE tenant_id = $1", tenant
+                )
+            )
+
+        assert await eventually(lambda: _positive(applied())), "events applied before the kill"
+        # Every batch records its events in applied_events first: holding that table makes
+        # the next batch wait inside its transaction, which is where the kill lands.
+        held = conn.transaction()
+        await held.start()
+        await conn.execute("LOCK TABLE achievements.applied_events IN EXCLUSIVE MODE")
+        waiting = await eventually(lambda: _batch_waiting(conn, "accolade-achievements"))
+        assert waiting, "a batch in flight when the kill came"
+        before = await applied()
+        platform.kill("achievements")
+        await held.rollback()
+        assert await applied() == before  # the batch in flight left nothing behind
+        await platform.restart("achievements")
+        sent = await flowing
+
+        await assert_exactly_once(platform, tenant, sent)
+        assert await applied() == len(sent) > before  # and events were applied after it too
+    finally:
+        await conn.close()
     # Each award went out once per agent, whatever the relay republished.
     awards = await read_all(platform.bootstrap, f"{platform.namespace}.awards.v1")
     announced = Counter(
@@ -87,6 +111,23 @@ async def test_killing_achievements_mid_stream_loses_and_doubles_nothing(
     )
     assert set(announced.values()) == {1}
     assert {agent for agent, _ in announced} == set(expected_scores(sent))
+
+
+async def _positive(awaitable) -> bool:  # type: ignore[no-untyped-def]
+    return bool(await awaitable > 0)
+
+
+async def _batch_waiting(conn: asyncpg.Connection, application: str) -> bool:
+    """Whether a backend of `application` waits on a lock inside its transaction."""
+    # Inside a transaction the activity view is a snapshot taken once; take a new one.
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return bool(
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+            "AND wait_event_type = 'Lock' AND xact_start IS NOT NULL",
+            application,
+        )
+    )
 
 
 async def test_a_broker_that_loses_everything_loses_no_accepted_event(

@@ -10,7 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from accolade import catalog
+from accolade import _dead_letter_commands, catalog
 from accolade.runtime import logs
 from accolade.runtime.settings import Settings, SettingsError
 
@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port-offset", type=int, default=0)
     p.add_argument("--tenant", help="the tenant to send as (default: a new one per run)")
     p.set_defaults(run=_demo)
+
+    _dead_letter_commands.add_parser(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import TypeVar
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from accolade import catalog
 from accolade.runtime.kafka import envelope_key
@@ -236,3 +238,19 @@ async def outbox_published(settings: Settings) -> None:
         await eventually(backlog, lambda n: n == 0, what="an empty outbox backlog")
     finally:
         await conn.close()
+
+
+async def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` at the /metrics `url` whose labels include `labels`."""
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - a service's own URL
+            return str(reply.read().decode())
+
+    text = await asyncio.to_thread(get)
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    )

@@ -11,6 +11,12 @@ from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import challenges_service_pb2 as pb
 from accolade.v1 import challenges_service_pb2_grpc as pb_grpc
 
+# One agent's progress in a period: the index (tenant, agent, period) answers it.
+AGENT_PROGRESS = (
+    "SELECT challenge_id, progress, completed_at FROM challenge_progress "
+    "WHERE tenant_id = $1 AND agent_id = $2 AND period = $3"
+)
+
 
 class ChallengesServicer(pb_grpc.ChallengesServiceServicer):
     """Answers how an agent is doing in each challenge."""
@@ -29,8 +35,7 @@ class ChallengesServicer(pb_grpc.ChallengesServiceServicer):
         rows = {
             r["challenge_id"]: r
             for r in await self._pool.fetch(
-                "SELECT challenge_id, progress, completed_at FROM challenge_progress "
-                "WHERE tenant_id = $1 AND agent_id = $2 AND period = $3",
+                AGENT_PROGRESS,
                 request.tenant_id,
                 request.agent_id,
                 day,

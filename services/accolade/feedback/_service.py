@@ -16,7 +16,7 @@ class FeedbackServicer(pb_grpc.FeedbackServiceServicer):
     """Records surveys and publishes them as feedback events."""
 
     def __init__(self, ctx: Context) -> None:
-        self._store = _surveys.Surveys(ctx.pool, ctx.topic("feedback"))
+        self._store = _surveys.Surveys(ctx.pool, ctx.topic("feedback"), ctx.metrics)
         self._recorded = ctx.metrics.counter(
             "surveys_recorded", "New surveys recorded, by CSAT score.", ("csat",)
         )

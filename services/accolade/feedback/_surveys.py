@@ -13,6 +13,7 @@ from accolade.runtime import outbox
 from accolade.runtime.errors import AccoladeError
 from accolade.runtime.groupcommit import GroupCommit
 from accolade.runtime.kafka import envelope_key
+from accolade.runtime.metrics import Metrics
 from accolade.runtime.validation import Violations
 from accolade.v1 import envelope_pb2, events_pb2
 from accolade.v1 import feedback_service_pb2 as pb
@@ -137,9 +138,14 @@ class Surveys:
     Each call is answered only after the statement storing its survey committed.
     """
 
-    def __init__(self, pool: asyncpg.Pool, topic: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, topic: str, metrics: Metrics) -> None:
         self._topic = topic
-        self._commits: GroupCommit[Survey, bool] = GroupCommit(pool, self._flush, transaction=False)
+        self._commits: GroupCommit[Survey, bool] = GroupCommit(
+            pool,
+            self._flush,
+            transaction=False,
+            observe=metrics.commit_group_calls.labels("surveys").observe,
+        )
 
     async def record(self, survey: Survey) -> bool:
         """Stores and publishes `survey` unless stored before; returns whether it is new.

@@ -13,6 +13,7 @@ from google.protobuf import timestamp_pb2
 from accolade.runtime import outbox
 from accolade.runtime.groupcommit import GroupCommit
 from accolade.runtime.kafka import envelope_key
+from accolade.runtime.metrics import Metrics
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import envelope_pb2, events_pb2, gateway_service_pb2
 
@@ -149,10 +150,13 @@ class Intake:
     statement that made its accepted events durable committed.
     """
 
-    def __init__(self, pool: asyncpg.Pool, topic: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, topic: str, metrics: Metrics) -> None:
         self._topic = topic
         self._commits: GroupCommit[list[Prepared], list[EventResult]] = GroupCommit(
-            pool, self._flush, transaction=False
+            pool,
+            self._flush,
+            transaction=False,
+            observe=metrics.commit_group_calls.labels("intake_events").observe,
         )
 
     async def accept(self, events: Sequence[envelope_pb2.Envelope]) -> list[EventResult]:

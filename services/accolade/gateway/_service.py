@@ -29,7 +29,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     def __init__(self, ctx: Context, hub: Hub) -> None:
         self._ctx = ctx
         self._hub = hub
-        self._intake = _intake.Intake(ctx.pool, ctx.topic("activity"))
+        self._intake = _intake.Intake(ctx.pool, ctx.topic("activity"), ctx.metrics)
         self._accepted = ctx.metrics.counter(
             "events_accepted", "Events accepted by intake, new ones only."
         )

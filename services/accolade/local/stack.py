@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from accolade import catalog
+from accolade._dead_letter_commands import URL_FILE
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
 from accolade.runtime import admin
 from accolade.runtime.settings import SERVICE_PORTS, Settings, Topics
@@ -189,6 +190,8 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
     eps = endpoints(port_offset)
     try:
         postgres.start()
+        # For the commands that reach the local database (`accolade dead-letters`).
+        (data_dir / URL_FILE).write_text(postgres.url + "\n")
         broker.start()
         log.info("PostgreSQL at %s, broker at %s", postgres.url, broker.bootstrap)
         asyncio.run(prepare(postgres.url, broker.bootstrap))
@@ -222,4 +225,5 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
         stop_processes(processes)
         broker.stop()
         postgres.stop()
+        (data_dir / URL_FILE).unlink(missing_ok=True)
         log.info("stopped")

@@ -15,7 +15,6 @@ from accolade.runtime.inbox import Delivery, InvalidEvent
 
 # Letter ids derive from what the message is, so a redelivered message is one letter.
 _NAMESPACE = uuid.UUID("2a7e5d0c-6b1f-4c8e-9d3a-5f0e1b7c4a06")
-NOTIFY_CHANNEL = "accolade_replay"
 
 
 def letter_id(consumer: str, d: Delivery) -> str:
@@ -159,8 +158,9 @@ async def request_replay(
 ) -> list[int]:
     """Asks the consumer to replay its letters not applied yet; returns their ids.
 
-    A letter that was applied (by an earlier replay, or before it was dead-lettered) is
-    not asked again, so replaying twice applies once.
+    The consumer looks for such requests every second. A letter that was applied (by an
+    earlier replay, or before it was dead-lettered) is not asked again, so replaying twice
+    applies once.
     """
     rows = await conn.fetch(
         "UPDATE dead_letters SET replay_requested_at = now() "
@@ -171,7 +171,6 @@ async def request_replay(
         consumer,
         since,
     )
-    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, consumer)
     return sorted(r[0] for r in rows)
 
 

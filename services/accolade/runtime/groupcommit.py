@@ -48,6 +48,7 @@ class GroupCommit(Generic[T, R]):
         max_in_flight: int = 1,
         transaction: bool = True,
         gather: float = 0.002,
+        observe: Callable[[int], object] | None = None,
     ) -> None:
         """Args:
         pool: where transactions run.
@@ -59,6 +60,7 @@ class GroupCommit(Generic[T, R]):
         gather: while calls come concurrently (the last transaction held several), how
             long a transaction waits for more to join before it starts. A lone caller
             never waits.
+        observe: told how many calls each transaction answered (for a metric).
         """
         self._pool = pool
         self._flush = flush
@@ -70,6 +72,7 @@ class GroupCommit(Generic[T, R]):
         self._gather = gather
         self._gather_below = 32
         self._shared = False
+        self._observe = observe
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T, weight: int = 1) -> R:
@@ -105,6 +108,8 @@ class GroupCommit(Generic[T, R]):
                     weight += self._pending[0][1]
                     group.append(self._pending.popleft())
                 self._shared = len(group) > 1
+                if self._observe is not None:
+                    self._observe(len(group))
                 await self._commit(group)
         finally:
             self._running -= 1

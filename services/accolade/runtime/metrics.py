@@ -30,6 +30,7 @@ class Metrics:
     dead_lettered: Counter
     dead_letters_replayed: Counter
     consumer_retries: Counter
+    commit_group_calls: Histogram
     outbox_backlog: Gauge
     outbox_published: Counter
     outbox_republished: Counter
@@ -101,6 +102,13 @@ class Metrics:
                 "fault (connection, timeout, interrupted, resources, read_only, conflict, "
                 "schema, system, broker, unexpected).",
                 ["consumer", "reason"],
+                registry=reg,
+            ),
+            commit_group_calls=Histogram(
+                f"{p}_commit_group_calls",
+                "Calls answered by one shared transaction (group commit), by what they store.",
+                ["store"],
+                buckets=(1, 2, 4, 8, 16, 32, 64, 128),
                 registry=reg,
             ),
             outbox_backlog=Gauge(

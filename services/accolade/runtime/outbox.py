@@ -29,7 +29,6 @@ _BATCH = 1000
 # How often the backlog gauge is recounted: counting after every batch would make
 # draining a large backlog quadratic.
 _COUNT_EVERY = 5.0
-_PURGE_EVERY = 60.0
 # The producer's own default: murmur2 of the key, as the Java client, so every relay (and
 # any other client) puts an agent's events on the same partition.
 _PARTITIONER = DefaultPartitioner()
@@ -160,7 +159,7 @@ class OutboxRelay:
                             last_check = now
                             await self.check_broker_log()
                         await self.publish_pending()
-                        if now - last_purge >= _PURGE_EVERY:
+                        if now - last_purge >= self._settings.purge_interval_seconds:
                             last_purge = now
                             await self.purge()
                     if now - last_count >= _COUNT_EVERY:

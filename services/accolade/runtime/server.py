@@ -47,8 +47,8 @@ def retained(definition: ServiceDefinition) -> list[Retention]:
     return [*(inbox if definition.consumers else []), *definition.retention]
 
 
-async def _purge(ctx: Context, tables: list[Retention], every: float = 60.0) -> None:
-    """Deletes rows past their retention, every `every` seconds, until cancelled."""
+async def _purge(ctx: Context, tables: list[Retention]) -> None:
+    """Deletes rows past their retention, every purge interval, until cancelled."""
     while True:
         for t in tables:
             try:
@@ -61,7 +61,7 @@ async def _purge(ctx: Context, tables: list[Retention], every: float = 60.0) -> 
                 continue
             if deleted:
                 log.info("purged rows past retention", extra={"table": t.table, "rows": deleted})
-        await asyncio.sleep(every)
+        await asyncio.sleep(ctx.settings.purge_interval_seconds)
 
 
 class _Health:

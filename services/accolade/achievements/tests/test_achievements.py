@@ -18,6 +18,7 @@ from accolade.testing import (
     caught_up,
     eventually,
     interaction,
+    metric,
     outbox_published,
     produce,
     read_topic,
@@ -179,3 +180,71 @@ async def test_inbox_rows_recorded_before_topics_still_count_as_applied(database
         ("achievements.badges", "activity", "acme", event_id),
         ("achievements.badges", "feedback", "acme", event_id),
     ]
+
+
+async def test_a_survey_reusing_an_interactions_id_earns_its_own_badge(
+    start_service, infra
+) -> None:
+    achievements = await start_service("achievements")
+    stub = pb_grpc.AchievementsServiceStub(achievements.channel)
+    topics = achievements.settings.topics
+    resolved = interaction("acme", "a1")
+    # The survey tool reused the interaction's UUID as the survey id: another fact, on
+    # another topic, with the same event id.
+    five = survey("acme", "a1", 5)
+    five.event_id = five.survey_submitted.survey_id = resolved.event_id
+    await produce(infra.bootstrap, topics.topic("activity"), [resolved])
+    await produce(infra.bootstrap, topics.topic("feedback"), [five])
+
+    reply = await eventually(
+        lambda: stub.ListAgentBadges(pb.ListAgentBadgesRequest(tenant_id="acme", agent_id="a1")),
+        lambda r: len(r.badges) == 2,
+        what="a badge for each of the two events",
+    )
+    held = by_badge(reply)
+    assert list(held["first-resolution"].explanation.trigger_event_ids) == [resolved.event_id]
+    assert list(held["five-stars"].explanation.trigger_event_ids) == [resolved.event_id]
+
+
+async def test_awards_are_counted_once_though_their_batch_was_retried(start_service, infra) -> None:
+    achievements = await start_service("achievements")
+    conn = await asyncpg.connect(achievements.settings.database_url)
+    try:
+        # Until the gate opens, every transaction that awards a badge fails as it commits,
+        # after the handler did its work: as a failover or a serialization conflict would.
+        await conn.execute(
+            """
+            CREATE TABLE achievements.gate (open boolean NOT NULL);
+            INSERT INTO achievements.gate VALUES (false);
+            CREATE FUNCTION achievements.at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NOT (SELECT open FROM achievements.gate) THEN
+                    RAISE EXCEPTION 'conflict at commit' USING ERRCODE = 'serialization_failure';
+                END IF;
+                RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON achievements.agent_badges
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION achievements.at_commit();
+            """
+        )
+        agents = [f"a{i}" for i in range(3)]
+        await produce(
+            infra.bootstrap,
+            achievements.settings.topics.topic("activity"),
+            [interaction("acme", a) for a in agents],
+        )
+
+        url = achievements.metrics_url
+        await eventually(
+            lambda: metric(url, "accolade_achievements_consumer_retries_total"),
+            lambda retries: retries >= 2,
+            what="two tries that failed at commit",
+        )
+        await conn.execute("UPDATE achievements.gate SET open = true")
+        await caught_up(achievements.settings)
+        awarded = await conn.fetchval("SELECT count(*) FROM achievements.agent_badges")
+    finally:
+        await conn.close()
+    assert awarded == 3
+    assert await metric(url, "accolade_achievements_badges_awarded_total") == 3
+    assert await metric(url, "accolade_achievements_events_applied_total") == 3

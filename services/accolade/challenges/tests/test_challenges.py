@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
 import grpc
 import pytest
 
+from accolade.challenges._service import AGENT_PROGRESS
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.testing import (
     by_event_id,
@@ -132,3 +135,30 @@ async def test_days_are_checked_and_default_to_today(start_service) -> None:
     untouched = ten_resolutions(reply)
     assert untouched.period in (before, after)
     assert (untouched.progress, untouched.target, untouched.completed) == (0, 10, False)
+
+
+async def test_an_agents_progress_is_read_through_an_index(start_service) -> None:
+    challenges = await start_service("challenges")
+    conn = await asyncpg.connect(challenges.settings.database_url)
+    try:
+        # Many challenges, agents and days, so the planner has a real choice to make.
+        await conn.execute(
+            "INSERT INTO challenges.challenge_progress "
+            "(tenant_id, challenge_id, period, agent_id, progress, target, event_ids) "
+            "SELECT 'acme', 'c' || (i / 200 % 20), date '2026-01-01' + (i / 4000), 'a' || (i % 200), "
+            "1, 10, '{}' FROM generate_series(1, 40000) i"
+        )
+        await conn.execute("ANALYZE challenges.challenge_progress")
+        plan = await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) "
+            + AGENT_PROGRESS.replace("challenge_progress", "challenges.challenge_progress"),
+            "acme",
+            "a7",
+            date(2026, 1, 3),
+        )
+    finally:
+        await conn.close()
+    node = json.loads(plan)[0]["Plan"]
+    while "Plans" in node and node.get("Node Type") not in ("Index Scan", "Bitmap Index Scan"):
+        node = node["Plans"][0]
+    assert node.get("Index Name") == "challenge_progress_by_agent", node

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -130,3 +131,35 @@ async def test_invalid_surveys_are_rejected_naming_the_field(start_service) -> N
     # The limits themselves are accepted, and submitted_at may be left out (meaning now).
     for request in (submission(csat=1), submission(csat=5, comment="x" * 2000), no_time):
         assert not (await stub.SubmitSurvey(request)).duplicate
+
+
+async def test_concurrent_surveys_share_commits_and_answer_once_durable(
+    start_service, database_url
+) -> None:
+    feedback = await start_service("feedback")
+    stub = pb_grpc.FeedbackServiceStub(feedback.channel)
+    observer = await asyncpg.create_pool(database_url)
+    surveys = [submission(agent_id=f"a{i % 5}", csat=1 + i % 5) for i in range(30)]
+
+    async def submit(request: pb.SubmitSurveyRequest) -> tuple[bool, bool]:
+        reply = await stub.SubmitSurvey(request)
+        stored = await observer.fetchval(
+            "SELECT count(*) FROM feedback.surveys WHERE survey_id = $1", request.survey_id
+        )
+        return reply.duplicate, stored == 1
+
+    try:
+        # Each survey twice at the same time, and one resent with other answers.
+        answers = await asyncio.gather(*(submit(s) for s in surveys for _ in range(2)))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.SubmitSurvey(altered(surveys[0], csat=5 if surveys[0].csat != 5 else 4))
+    finally:
+        await observer.close()
+    for i in range(len(surveys)):
+        assert sorted(answers[2 * i : 2 * i + 2]) == [(False, True), (True, True)], i
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    await outbox_published(feedback.settings)
+    published = await read_topic(
+        feedback.settings.kafka_bootstrap, feedback.settings.topics.topic("feedback")
+    )
+    assert sorted(e.event_id for _, e in published) == sorted(s.survey_id for s in surveys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -9,7 +10,7 @@ import grpc
 import pytest
 
 from accolade.runtime.interceptors import bad_request_violations
-from accolade.testing import interaction, outbox_published, read_topic
+from accolade.testing import interaction, metric, outbox_published, read_topic
 from accolade.v1 import envelope_pb2, events_pb2
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -99,3 +100,41 @@ async def test_bad_envelopes_get_invalid_argument_naming_the_field(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     fields = [f for f, _ in bad_request_violations(caught.value)]
     assert fields == [field.replace("events[0]", "events[1]")]
+
+
+async def test_concurrent_one_event_calls_share_commits_and_answer_once_durable(
+    start_service, database_url
+) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    observer = await asyncpg.create_pool(database_url)
+    events = [interaction("acme", f"a{i % 7}") for i in range(40)]
+
+    async def publish(e: envelope_pb2.Envelope) -> tuple[int, bool]:
+        reply = await stub.PublishEvents(pb.PublishEventsRequest(events=[e]))
+        # Answered only once durable: another session sees the event at once.
+        stored = await observer.fetchval(
+            "SELECT count(*) FROM gateway.intake_events WHERE event_id = $1", e.event_id
+        )
+        return reply.results[0].status, stored == 1
+
+    try:
+        # Each event twice at the same time, as a retrying integrator might send it.
+        answers = await asyncio.gather(*(publish(e) for e in events for _ in range(2)))
+        impostor = envelope_pb2.Envelope()
+        impostor.CopyFrom(events[0])
+        impostor.agent_id = "someone-else"
+        rejected = await stub.PublishEvents(pb.PublishEventsRequest(events=[impostor]))
+    finally:
+        await observer.close()
+    for i in range(len(events)):
+        assert sorted(answers[2 * i : 2 * i + 2]) == [(ACCEPTED, True), (DUPLICATE, True)], i
+    assert rejected.results[0].status == REJECTED
+    calls = await metric(
+        gateway.metrics_url, "accolade_gateway_commit_group_calls_sum", store="intake_events"
+    )
+    commits = await metric(
+        gateway.metrics_url, "accolade_gateway_commit_group_calls_count", store="intake_events"
+    )
+    assert calls == 81
+    assert commits < calls  # calls that came together were stored together

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import grpc
 import pytest
 
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.testing import caught_up, eventually, outbox_published, produce, read_topic
+from accolade.v1 import envelope_pb2
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
 
@@ -48,10 +51,14 @@ async def test_upserts_publish_each_change_once_and_feedback_keeps_the_roster(
     ]
     assert len({e.event_id for e in published}) == 3
 
-    # Feedback reads the roster topic into its own table; an old version arriving late
-    # (a replay) does not undo the newer one.
+    # Feedback reads the roster topic into its own table. An old version arriving late, as
+    # an event of its own (an id the inbox has not seen), does not undo the newer one.
     feedback = await start_service("feedback")
-    await produce(infra.bootstrap, gateway.settings.topics.topic("roster"), published[:1])
+    stale = envelope_pb2.Envelope()
+    stale.CopyFrom(next(e for e in published if (e.agent_id, e.agent_updated.version) == ("a2", 1)))
+    stale.event_id = str(uuid.uuid4())
+    await caught_up(feedback.settings)
+    await produce(infra.bootstrap, gateway.settings.topics.topic("roster"), [stale])
     await caught_up(feedback.settings)
 
     async def roster() -> dict[str, tuple[str, int]]:

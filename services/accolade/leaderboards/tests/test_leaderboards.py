@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import grpc
 import pytest
 
 from accolade.runtime.interceptors import bad_request_violations
-from accolade.testing import caught_up, eventually, interaction, produce
+from accolade.testing import caught_up, eventually, interaction, metric, produce, read_topic
 from accolade.v1 import envelope_pb2
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
@@ -136,3 +137,58 @@ async def test_bad_requests_name_the_field_and_unknown_boards_are_not_found(
     empty = await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme"))
     assert (empty.board_id, empty.total_agents, list(empty.entries)) == (BOARD, 0, [])
     assert empty.period in (before, datetime.now(UTC).date().isoformat())
+
+
+async def test_a_database_gone_read_only_in_a_failover_loses_and_dead_letters_nothing(
+    start_service, infra
+) -> None:
+    leaderboards = await start_service("leaderboards")
+    stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
+    settings = leaderboards.settings
+    database = settings.database_url.partition("?")[0].rsplit("/", 1)[-1]
+    activity, dead_letters = (
+        settings.topics.topic("activity"),
+        settings.topics.dead_letter("leaderboards.scores"),
+    )
+
+    async def board() -> list[tuple[int, str, float]]:
+        return ranking(await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme")))
+
+    admin = await asyncpg.connect(infra.database_url)
+
+    async def fail_over(read_only: bool) -> None:
+        """The database's new sessions are read-only (or no longer), and the old ones drop."""
+        setting = (
+            "SET default_transaction_read_only = on"
+            if read_only
+            else "RESET default_transaction_read_only"
+        )
+        await admin.execute(f'ALTER DATABASE "{database}" {setting}')
+        await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            database,
+        )
+
+    async def tried() -> bool:
+        """Whether the service has met the read-only database: retried, or dead-lettered."""
+        retried = await metric(
+            leaderboards.metrics_url,
+            "accolade_leaderboards_consumer_retries_total",
+            reason="read_only",
+        )
+        return bool(retried) or bool(await read_topic(infra.bootstrap, dead_letters))
+
+    try:
+        await produce(infra.bootstrap, activity, [interaction("acme", "ana")])
+        await eventually(board, lambda b: b == [(1, "ana", 1)])
+        await fail_over(read_only=True)
+        await produce(infra.bootstrap, activity, [interaction("acme", "ana") for _ in range(3)])
+        await eventually(tried, bool, what="the read-only database met")
+        await fail_over(read_only=False)
+        await eventually(board, lambda b: b == [(1, "ana", 4)], what="every event applied")
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+        await admin.close()
+    await caught_up(settings)
+    assert await read_topic(infra.bootstrap, dead_letters) == []
+    assert await board() == [(1, "ana", 4)]
