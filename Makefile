@@ -34,10 +34,14 @@ proto: ## Regenerate the protobuf stubs from protos/.
 	scripts/bootstrap.sh
 	scripts/proto.sh
 
+# Where `make bench` writes its figures as JSON (BENCH_JSON=... to choose).
+BENCH_JSON ?= .accolade/bench.json
+
 .PHONY: bench
-bench: ## Measure intake throughput against a locally started platform.
+bench: ## Measure the event path on a locally started platform (figures also as JSON in .accolade/bench.json).
 	scripts/bootstrap.sh
-	.venv/bin/python scripts/bench.py
+	mkdir -p $(dir $(BENCH_JSON))
+	.venv/bin/python scripts/bench.py --json $(BENCH_JSON)
 
 .PHONY: image
 image: ## Build the container image accolade:dev (docker, else podman; IMAGE= to retag).

@@ -145,6 +145,23 @@ renders a workload, so `helm template` and `helm install` both stop early.
 {{- if and .Values.kafka.strimzi.topics.enabled (not .Values.kafka.strimzi.topics.clusterName) -}}
 {{- fail "kafka.strimzi.topics: set kafka.strimzi.topics.clusterName (the strimzi.io/cluster label of the Kafka cluster)" -}}
 {{- end -}}
+{{- /* The longest a topic keeps a message: its retention, or the KafkaTopics' own. */ -}}
+{{- $topicRetention := float64 .Values.kafka.topics.retentionSeconds -}}
+{{- with index .Values.kafka.strimzi.topics.config "retention.ms" -}}
+{{- $topicRetention = maxf $topicRetention (divf . 1000) -}}
+{{- end -}}
+{{- $redelivery := addf .Values.config.outboxRetentionSeconds $topicRetention -}}
+{{- if le (float64 .Values.config.inboxRetentionSeconds) $redelivery -}}
+{{- fail (printf "config.inboxRetentionSeconds must be longer than config.outboxRetentionSeconds plus the topics' retention (%v s): an event can be delivered again that long after it was applied" $redelivery) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A number as the services read it: whole numbers without an exponent (values arrive as
+floats, which would print 1209600 as 1.2096e+06), others as they are.
+*/}}
+{{- define "accolade.number" -}}
+{{- if eq (float64 .) (float64 (int64 .)) -}}{{ int64 . }}{{- else -}}{{ . }}{{- end -}}
 {{- end -}}
 
 {{/*
@@ -168,6 +185,11 @@ ACCOLADE_KAFKA_SSL_CAFILE: {{ printf "%s/ca.crt" (include "accolade.kafka.caDir"
 ACCOLADE_TOPIC_NAMESPACE: {{ $kafka.topics.namespace | quote }}
 ACCOLADE_TOPIC_PARTITIONS: {{ $kafka.topics.partitions | toString | quote }}
 ACCOLADE_TOPIC_REPLICATION_FACTOR: {{ $kafka.topics.replicationFactor | toString | quote }}
+ACCOLADE_TOPIC_RETENTION_SECONDS: {{ include "accolade.number" $kafka.topics.retentionSeconds | quote }}
+ACCOLADE_OUTBOX_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.outboxRetentionSeconds | quote }}
+ACCOLADE_INBOX_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.inboxRetentionSeconds | quote }}
+ACCOLADE_INTAKE_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.intakeRetentionSeconds | quote }}
+ACCOLADE_PURGE_INTERVAL_SECONDS: {{ include "accolade.number" .Values.config.purgeIntervalSeconds | quote }}
 ACCOLADE_LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 ACCOLADE_LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 {{- end -}}

@@ -563,9 +563,37 @@ def test_strimzi_topics_are_every_topic_the_services_use(helm: Helm) -> None:
         assert config["retention.ms"] == (2419200000 if topic in dead_letters else 604800000)
         assert (config.get("cleanup.policy") == "compact") == (topic == topics.topic("roster"))
     config = by_component(docs, "ConfigMap")["gateway"]["data"]
+    assert config["ACCOLADE_INBOX_RETENTION_SECONDS"] == "1209600"
     assert config["ACCOLADE_TOPIC_NAMESPACE"] == "cc-prod"
     assert config["ACCOLADE_TOPIC_PARTITIONS"] == "6"
     assert config["ACCOLADE_TOPIC_REPLICATION_FACTOR"] == "3"
+
+
+def test_topics_keep_messages_as_long_as_the_settings_say_and_the_inbox_outlasts_them(
+    helm: Helm,
+) -> None:
+    docs = helm.render(
+        "minimal",
+        "kafka.strimzi.topics.enabled=true",
+        "kafka.strimzi.topics.clusterName=k",
+        "kafka.topics.retentionSeconds=86400",
+    )
+    topics = Topics("accolade")
+    for doc in of_kind(docs, "KafkaTopic"):
+        config = doc["spec"].get("config", {})
+        if doc["spec"]["topicName"] == topics.topic("roster"):
+            assert config == {"cleanup.policy": "compact"}
+        else:
+            assert config == {"retention.ms": 86400000}
+    settings = {name: by_component(docs, "ConfigMap")[name]["data"] for name in SERVICES}
+    for data in settings.values():
+        assert data["ACCOLADE_TOPIC_RETENTION_SECONDS"] == "86400"
+        assert data["ACCOLADE_INBOX_RETENTION_SECONDS"] == "604800"
+        assert data["ACCOLADE_OUTBOX_RETENTION_SECONDS"] == "3600"
+    # The job that creates topics and the services read the same retentions.
+    (job,) = of_kind(docs, "Job")
+    env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    assert env["ACCOLADE_TOPIC_RETENTION_SECONDS"]["value"] == "86400"
 
 
 def test_prometheus_rule_carries_the_alerts_file(helm: Helm) -> None:
@@ -659,6 +687,10 @@ def test_missing_database_url_is_refused_with_a_clear_message(helm: Helm) -> Non
             "must be shorter than terminationGracePeriodSeconds",
         ),
         (("grpcRoute.enabled=true",), "set grpcRoute.parentRefs"),
+        (
+            ("config.inboxRetentionSeconds=200000",),
+            "config.inboxRetentionSeconds must be longer than",
+        ),
     ],
 )
 def test_values_that_cannot_work_are_refused(

@@ -45,6 +45,14 @@ def test_a_missing_required_variable_fails_naming_it(missing: str, value: str | 
         ("ACCOLADE_LOG_LEVEL", "verbose"),
         ("ACCOLADE_TOPIC_REPLICATION_FACTOR", "0"),
         ("ACCOLADE_KAFKA_SECURITY_PROTOCOL", "TLS"),
+        ("ACCOLADE_CONSUMER_BATCH_SIZE", "0"),
+        ("ACCOLADE_CONSUMER_BATCH_SIZE", "10001"),
+        ("ACCOLADE_KAFKA_FETCH_MAX_WAIT_MS", "-1"),
+        ("ACCOLADE_PURGE_INTERVAL_SECONDS", "0"),
+        ("ACCOLADE_INTAKE_RETENTION_SECONDS", "a week"),
+        # Shorter than the outbox retention plus the topic retention: an event could come
+        # again after the inbox forgot it.
+        ("ACCOLADE_INBOX_RETENTION_SECONDS", "86400"),
     ],
 )
 def test_a_malformed_variable_fails_naming_it(variable: str, value: str) -> None:
@@ -156,7 +164,13 @@ def test_every_variable_overrides_its_default() -> None:
         "ACCOLADE_TOPIC_PARTITIONS": "12",
         "ACCOLADE_SHUTDOWN_GRACE_SECONDS": "25",
         "ACCOLADE_OUTBOX_RETENTION_SECONDS": "86400",
+        "ACCOLADE_TOPIC_RETENTION_SECONDS": "172800",
+        "ACCOLADE_INBOX_RETENTION_SECONDS": "864000",
+        "ACCOLADE_INTAKE_RETENTION_SECONDS": "2592000",
+        "ACCOLADE_PURGE_INTERVAL_SECONDS": "30",
         "ACCOLADE_HEALTH_INTERVAL_SECONDS": "0.25",
+        "ACCOLADE_CONSUMER_BATCH_SIZE": "2000",
+        "ACCOLADE_KAFKA_FETCH_MAX_WAIT_MS": "500",
         "ACCOLADE_LOG_FORMAT": "json",
         "ACCOLADE_LOG_LEVEL": "debug",
     }
@@ -174,7 +188,13 @@ def test_every_variable_overrides_its_default() -> None:
         topic_partitions=12,
         shutdown_grace_seconds=25.0,
         outbox_retention_seconds=86400.0,
+        topic_retention_seconds=172800.0,
+        inbox_retention_seconds=864000.0,
+        intake_retention_seconds=2592000.0,
+        purge_interval_seconds=30.0,
         health_interval_seconds=0.25,
+        consumer_batch_size=2000,
+        kafka_fetch_max_wait_ms=500,
         log_format="json",
         log_level="DEBUG",
     )
