@@ -139,13 +139,16 @@ async def test_bad_requests_name_the_field_and_unknown_boards_are_not_found(
     assert empty.period in (before, datetime.now(UTC).date().isoformat())
 
 
-async def test_a_database_gone_read_only_in_a_failover_loses_and_dead_letters_nothing(
-    start_service, infra
+async def test_statement_timeouts_and_a_read_only_failover_lose_and_dead_letter_nothing(
+    start_service, infra, database_url
 ) -> None:
+    database = database_url.partition("?")[0].rsplit("/", 1)[-1]
+    admin = await asyncpg.connect(infra.database_url)
+    # Statements that wait longer than this are cancelled, as an operator may configure.
+    await admin.execute(f'ALTER DATABASE "{database}" SET statement_timeout = 300')
     leaderboards = await start_service("leaderboards")
     stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
     settings = leaderboards.settings
-    database = settings.database_url.partition("?")[0].rsplit("/", 1)[-1]
     activity, dead_letters = (
         settings.topics.topic("activity"),
         settings.topics.dead_letter("leaderboards.scores"),
@@ -153,8 +156,6 @@ async def test_a_database_gone_read_only_in_a_failover_loses_and_dead_letters_no
 
     async def board() -> list[tuple[int, str, float]]:
         return ranking(await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme")))
-
-    admin = await asyncpg.connect(infra.database_url)
 
     async def fail_over(read_only: bool) -> None:
         """The database's new sessions are read-only (or no longer), and the old ones drop."""
@@ -169,26 +170,42 @@ async def test_a_database_gone_read_only_in_a_failover_loses_and_dead_letters_no
             database,
         )
 
-    async def tried() -> bool:
-        """Whether the service has met the read-only database: retried, or dead-lettered."""
-        retried = await metric(
-            leaderboards.metrics_url,
-            "accolade_leaderboards_consumer_retries_total",
-            reason="read_only",
-        )
-        return bool(retried) or bool(await read_topic(infra.bootstrap, dead_letters))
+    def met(reason: str):  # type: ignore[no-untyped-def]
+        async def tried() -> bool:
+            """Whether the service has met the trouble: retried for it, or dead-lettered."""
+            retried = await metric(
+                leaderboards.metrics_url,
+                "accolade_leaderboards_consumer_retries_total",
+                reason=reason,
+            )
+            return bool(retried) or bool(await read_topic(infra.bootstrap, dead_letters))
 
+        return tried
+
+    blocker = await asyncpg.connect(database_url)
     try:
         await produce(infra.bootstrap, activity, [interaction("acme", "ana")])
         await eventually(board, lambda b: b == [(1, "ana", 1)])
+
+        # Someone holds the board's table: the consumer's upsert waits until cancelled.
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("LOCK TABLE leaderboards.period_scores IN EXCLUSIVE MODE")
+        await produce(infra.bootstrap, activity, [interaction("acme", "ana") for _ in range(2)])
+        await eventually(met("timeout"), bool, what="a statement timeout met")
+        await held.rollback()
+        await eventually(board, lambda b: b == [(1, "ana", 3)], what="applied after the timeouts")
+
+        # A failover: the database is read-only for a while.
         await fail_over(read_only=True)
         await produce(infra.bootstrap, activity, [interaction("acme", "ana") for _ in range(3)])
-        await eventually(tried, bool, what="the read-only database met")
+        await eventually(met("read_only"), bool, what="the read-only database met")
         await fail_over(read_only=False)
-        await eventually(board, lambda b: b == [(1, "ana", 4)], what="every event applied")
+        await eventually(board, lambda b: b == [(1, "ana", 6)], what="every event applied")
     finally:
-        await admin.execute(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+        await blocker.close()
+        await admin.execute(f'ALTER DATABASE "{database}" RESET ALL')
         await admin.close()
     await caught_up(settings)
     assert await read_topic(infra.bootstrap, dead_letters) == []
-    assert await board() == [(1, "ana", 4)]
+    assert await board() == [(1, "ana", 6)]
