@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from accolade.local.embedded import EmbeddedBroker
+from accolade.testing import holding
 from accolade.v1 import envelope_pb2, gateway_service_pb2
 from tests.platform import Platform, counter, eventually, interaction, read_all
 
@@ -84,14 +85,11 @@ async def test_killing_achievements_mid_batch_loses_and_doubles_nothing(
         assert await eventually(lambda: _positive(applied())), "events applied before the kill"
         # Every batch records its events in applied_events first: holding that table makes
         # the next batch wait inside its transaction, which is where the kill lands.
-        held = conn.transaction()
-        await held.start()
-        await conn.execute("LOCK TABLE achievements.applied_events IN EXCLUSIVE MODE")
-        waiting = await eventually(lambda: _batch_waiting(conn, "accolade-achievements"))
-        assert waiting, "a batch in flight when the kill came"
-        before = await applied()
-        platform.kill("achievements")
-        await held.rollback()
+        async with holding(platform.database_url, "achievements.applied_events") as holder:
+            waiting = await eventually(lambda: _batch_waiting(holder, "accolade-achievements"))
+            assert waiting, "a batch in flight when the kill came"
+            before = await applied()
+            platform.kill("achievements")
         assert await applied() == before  # the batch in flight left nothing behind
         await platform.restart("achievements")
         sent = await flowing

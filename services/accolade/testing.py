@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -254,3 +255,36 @@ async def metric(url: str, name: str, **labels: str) -> float:
         for s in family.samples
         if s.name == name and labels.items() <= s.labels.items()
     )
+
+
+async def fail_over(admin: asyncpg.Connection, database: str, *, read_only: bool) -> None:
+    """Acts out a failover: `database`'s new sessions are read-only (or no longer are),
+    and its open ones are cut, as when a primary steps down.
+    """
+    setting = (
+        "SET default_transaction_read_only = on"
+        if read_only
+        else "RESET default_transaction_read_only"
+    )
+    await admin.execute(f'ALTER DATABASE "{database}" {setting}')
+    await admin.fetch(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )
+
+
+@contextlib.asynccontextmanager
+async def holding(
+    database_url: str, table: str, mode: str = "EXCLUSIVE"
+) -> AsyncIterator[asyncpg.Connection]:
+    """Holds a lock on `table` (schema-qualified) while the context is open, as a long
+    transaction of someone else's would; yields the holding connection.
+    """
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute(f"LOCK TABLE {table} IN {mode} MODE")
+            yield conn
+    finally:
+        await conn.close()

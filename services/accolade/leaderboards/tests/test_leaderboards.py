@@ -10,7 +10,16 @@ import grpc
 import pytest
 
 from accolade.runtime.interceptors import bad_request_violations
-from accolade.testing import caught_up, eventually, interaction, metric, produce, read_topic
+from accolade.testing import (
+    caught_up,
+    eventually,
+    fail_over,
+    holding,
+    interaction,
+    metric,
+    produce,
+    read_topic,
+)
 from accolade.v1 import envelope_pb2
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
@@ -157,19 +166,6 @@ async def test_statement_timeouts_and_a_read_only_failover_lose_and_dead_letter_
     async def board() -> list[tuple[int, str, float]]:
         return ranking(await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme")))
 
-    async def fail_over(read_only: bool) -> None:
-        """The database's new sessions are read-only (or no longer), and the old ones drop."""
-        setting = (
-            "SET default_transaction_read_only = on"
-            if read_only
-            else "RESET default_transaction_read_only"
-        )
-        await admin.execute(f'ALTER DATABASE "{database}" {setting}')
-        await admin.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            database,
-        )
-
     def met(reason: str):  # type: ignore[no-untyped-def]
         async def tried() -> bool:
             """Whether the service has met the trouble: retried for it, or dead-lettered."""
@@ -182,28 +178,23 @@ async def test_statement_timeouts_and_a_read_only_failover_lose_and_dead_letter_
 
         return tried
 
-    blocker = await asyncpg.connect(database_url)
     try:
         await produce(infra.bootstrap, activity, [interaction("acme", "ana")])
         await eventually(board, lambda b: b == [(1, "ana", 1)])
 
         # Someone holds the board's table: the consumer's upsert waits until cancelled.
-        held = blocker.transaction()
-        await held.start()
-        await blocker.execute("LOCK TABLE leaderboards.period_scores IN EXCLUSIVE MODE")
-        await produce(infra.bootstrap, activity, [interaction("acme", "ana") for _ in range(2)])
-        await eventually(met("timeout"), bool, what="a statement timeout met")
-        await held.rollback()
+        async with holding(database_url, "leaderboards.period_scores"):
+            await produce(infra.bootstrap, activity, [interaction("acme", "ana") for _ in range(2)])
+            await eventually(met("timeout"), bool, what="a statement timeout met")
         await eventually(board, lambda b: b == [(1, "ana", 3)], what="applied after the timeouts")
 
         # A failover: the database is read-only for a while.
-        await fail_over(read_only=True)
+        await fail_over(admin, database, read_only=True)
         await produce(infra.bootstrap, activity, [interaction("acme", "ana") for _ in range(3)])
         await eventually(met("read_only"), bool, what="the read-only database met")
-        await fail_over(read_only=False)
+        await fail_over(admin, database, read_only=False)
         await eventually(board, lambda b: b == [(1, "ana", 6)], what="every event applied")
     finally:
-        await blocker.close()
         await admin.execute(f'ALTER DATABASE "{database}" RESET ALL')
         await admin.close()
     await caught_up(settings)

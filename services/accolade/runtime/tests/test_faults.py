@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -11,6 +10,7 @@ import asyncpg
 from accolade.runtime.faults import environment_fault
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.tests.kit import NAME, SCHEMA, Kit, envelope, running, samples, total
+from accolade.testing import fail_over, holding
 
 # What a real PostgreSQL answers in trouble, raised by the gate with that SQLSTATE.
 SERVER_TROUBLE = [
@@ -116,22 +116,17 @@ async def test_a_statement_timeout_is_retried_not_dead_lettered(
     )
     events = [envelope("a1"), envelope("a2")]
     metrics = Metrics.create("rt")
-    blocker = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
     try:
-        # Someone holds the table the handler writes: its INSERT waits until canceled.
-        locked = blocker.transaction()
-        await locked.start()
-        await blocker.execute("LOCK TABLE effects IN ACCESS EXCLUSIVE MODE")
         inbox = kit.inbox(metrics, pool=impatient)
         await kit.send_together(list(events))
         async with running(inbox):
-            await eventually(lambda: total(metrics, "consumer_retries") >= 2, "two timeouts")
-            await locked.rollback()
+            # Someone holds the table the handler writes: its INSERT waits until canceled.
+            async with holding(database_url, f"{SCHEMA}.effects"):
+                await eventually(lambda: total(metrics, "consumer_retries") >= 2, "two timeouts")
             await assert_retried_then_applied(
                 kit, metrics, [e.event_id for e in events], {"timeout"}, eventually, caplog
             )
     finally:
-        await blocker.close()
         await impatient.close()
 
 
@@ -142,20 +137,6 @@ async def test_a_database_gone_read_only_in_a_failover_is_waited_out(
     database = database_url.partition("?")[0].rsplit("/", 1)[-1]
     admin = await asyncpg.connect(infra.database_url)
 
-    async def fail_over(read_only: bool) -> None:
-        """New sessions of the database are read-only (or not), and the old ones drop."""
-        setting = (
-            "SET default_transaction_read_only = on"
-            if read_only
-            else "RESET default_transaction_read_only"
-        )
-        await admin.execute(f'ALTER DATABASE "{database}" {setting}')
-        await admin.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-
     events = [envelope("a1"), envelope("a2"), envelope("a3")]
     metrics = Metrics.create("rt")
     inbox = kit.inbox(metrics)
@@ -163,14 +144,14 @@ async def test_a_database_gone_read_only_in_a_failover_is_waited_out(
         async with running(inbox):
             await kit.send(events[0])
             await eventually(kit.all_committed, "the first event applied")
-            await fail_over(read_only=True)
+            await fail_over(admin, database, read_only=True)
             for e in events[1:]:
                 await kit.send(e)
             await eventually(
                 lambda: samples(metrics, "consumer_retries").get((inbox.name, "read_only"), 0) >= 2,
                 "two tries on the read-only database",
             )
-            await fail_over(read_only=False)
+            await fail_over(admin, database, read_only=False)
             await assert_retried_then_applied(
                 kit,
                 metrics,
@@ -190,29 +171,22 @@ async def test_a_connection_dropped_mid_batch_is_retried(
     caplog.set_level(logging.WARNING, "accolade.runtime.consumer")
     events = [envelope("a1"), envelope("a2")]
     metrics = Metrics.create("rt")
-    blocker = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
-    try:
-        locked = blocker.transaction()
-        await locked.start()
-        await blocker.execute("LOCK TABLE effects IN ACCESS EXCLUSIVE MODE")
-        await kit.send_together(list(events))
-        async with running(kit.inbox(metrics)):
+    await kit.send_together(list(events))
+    async with running(kit.inbox(metrics)):
+        async with holding(database_url, f"{SCHEMA}.effects") as blocker:
             # The batch waits on the lock, inside its transaction; its connection is cut.
             waiting = await wait_for_lock_waiter(blocker, eventually)
             await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting)
-            await locked.rollback()
-            # Cut while waiting, the session ends with "terminating connection due to
-            # administrator command" (an interruption), or the next use finds it closed.
-            await assert_retried_then_applied(
-                kit,
-                metrics,
-                [e.event_id for e in events],
-                {"connection", "interrupted"},
-                eventually,
-                caplog,
-            )
-    finally:
-        await blocker.close()
+        # Cut while waiting, the session ends with "terminating connection due to
+        # administrator command" (an interruption), or the next use finds it closed.
+        await assert_retried_then_applied(
+            kit,
+            metrics,
+            [e.event_id for e in events],
+            {"connection", "interrupted"},
+            eventually,
+            caplog,
+        )
 
 
 async def wait_for_lock_waiter(conn: asyncpg.Connection, eventually) -> int:  # type: ignore[no-untyped-def]
@@ -220,6 +194,8 @@ async def wait_for_lock_waiter(conn: asyncpg.Connection, eventually) -> int:  # 
     found: list[int] = []
 
     async def waiter() -> bool:
+        # Inside a transaction the activity view is a snapshot taken once; take a new one.
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
         pid = await conn.fetchval(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
             "AND wait_event_type = 'Lock' LIMIT 1"
@@ -229,5 +205,4 @@ async def wait_for_lock_waiter(conn: asyncpg.Connection, eventually) -> int:  # 
         return pid is not None
 
     await eventually(waiter, "a batch waiting on the lock")
-    await asyncio.sleep(0)
-    return found[0]
+    return found[-1]
