@@ -9,11 +9,11 @@ from datetime import datetime
 import asyncpg
 import grpc
 
-from accolade.runtime import outbox
 from accolade.runtime.errors import AccoladeError
 from accolade.runtime.groupcommit import GroupCommit
 from accolade.runtime.kafka import envelope_key
 from accolade.runtime.metrics import Metrics
+from accolade.runtime.storeonce import StoreOnce
 from accolade.runtime.validation import Violations
 from accolade.v1 import envelope_pb2, events_pb2
 from accolade.v1 import feedback_service_pb2 as pb
@@ -96,40 +96,21 @@ def validate(request: pb.SubmitSurveyRequest, now: datetime) -> Survey:
     )
 
 
-# One statement, so a group of calls costs one round trip and commits on its own: store the
-# surveys not stored before, queue the first copy of each for the topic, wake the relay,
-# and answer per survey whether it was new and the answers stored before (a snapshot of
-# before this statement: a row a concurrent call stored meanwhile shows as neither, and
-# is looked up again).
-_STORE = """
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::smallint[],
-                         $6::text[], $7::timestamptz[], $8::bytea[], $9::bytea[]) WITH ORDINALITY
-        AS x(tenant_id, survey_id, agent_id, interaction_id, csat, comment, submitted_at,
-             payload, key, n)
-), stored AS (
-    INSERT INTO surveys (tenant_id, survey_id, agent_id, interaction_id, csat, comment, submitted_at)
-    SELECT tenant_id, survey_id, agent_id, interaction_id, csat, comment, submitted_at
-    FROM input ORDER BY n
-    ON CONFLICT DO NOTHING
-    RETURNING tenant_id, survey_id
-), published AS (
-    INSERT INTO outbox (topic, key, event_id, payload)
-    SELECT $10, key, survey_id, payload FROM (
-        SELECT DISTINCT ON (i.tenant_id, i.survey_id) i.n, i.key, i.survey_id, i.payload
-        FROM input i JOIN stored USING (tenant_id, survey_id)
-        ORDER BY i.tenant_id, i.survey_id, i.n
-    ) AS first_copies ORDER BY n
-    RETURNING 1
+# Surveys, kept once each: a resend repeats the answers.
+_SURVEYS = StoreOnce(
+    "surveys",
+    [
+        ("tenant_id", "text"),
+        ("survey_id", "uuid"),
+        ("agent_id", "text"),
+        ("interaction_id", "text"),
+        ("csat", "smallint"),
+        ("comment", "text"),
+        ("submitted_at", "timestamptz"),
+    ],
+    key=("tenant_id", "survey_id"),
+    compare=["agent_id", "interaction_id", "csat", "comment"],
 )
-SELECT s.survey_id IS NOT NULL AS new,
-       e.agent_id, e.interaction_id, e.csat, e.comment,
-       (SELECT pg_notify($11, current_schema()) WHERE EXISTS (SELECT FROM published)) AS woke
-FROM input i
-LEFT JOIN stored s USING (tenant_id, survey_id)
-LEFT JOIN surveys e ON e.tenant_id = i.tenant_id AND e.survey_id = i.survey_id
-ORDER BY i.n
-"""
 
 
 class Surveys:
@@ -158,48 +139,27 @@ class Surveys:
     async def _flush(
         self, conn: asyncpg.Connection, surveys: Sequence[Survey]
     ) -> list[bool | BaseException]:
-        rows = await conn.fetch(
-            _STORE,
-            [s.tenant_id for s in surveys],
-            [s.survey_id for s in surveys],
-            [s.agent_id for s in surveys],
-            [s.interaction_id for s in surveys],
-            [s.csat for s in surveys],
-            [s.comment for s in surveys],
-            [s.submitted_at for s in surveys],
-            [s.envelope.SerializeToString() for s in surveys],
-            [envelope_key(s.envelope) for s in surveys],
+        found = await _SURVEYS.store(
+            conn,
+            [
+                (
+                    s.tenant_id,
+                    s.survey_id,
+                    s.agent_id,
+                    s.interaction_id,
+                    s.csat,
+                    s.comment,
+                    s.submitted_at,
+                )
+                for s in surveys
+            ],
+            [(envelope_key(s.envelope), s.envelope.SerializeToString()) for s in surveys],
             self._topic,
-            outbox.NOTIFY_CHANNEL,
         )
-        known: dict[tuple[str, str], tuple[str, str, int, str]] = {}
-        racing = {
-            (s.tenant_id, s.survey_id)
-            for s, r in zip(surveys, rows, strict=True)
-            if not r["new"] and r["agent_id"] is None
-        }
-        if racing:
-            # Stored by a concurrent transaction after this statement took its snapshot.
-            found = await conn.fetch(
-                "SELECT s.tenant_id, s.survey_id::text, s.agent_id, s.interaction_id, s.csat, s.comment "
-                "FROM surveys s JOIN unnest($1::text[], $2::uuid[]) AS k(t, i) "
-                "ON s.tenant_id = k.t AND s.survey_id = k.i",
-                [t for t, _ in racing],
-                [i for _, i in racing],
-            )
-            known = {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in found}
         results: list[bool | BaseException] = []
-        for s, r in zip(surveys, rows, strict=True):
-            key = (s.tenant_id, s.survey_id)
-            if key not in known and r["new"]:
-                known[key] = s.answers
-                results.append(True)
-                continue
-            # A resend repeats the answers; a second copy in this group is judged against
-            # the first.
-            before = (r["agent_id"], r["interaction_id"], r["csat"], r["comment"])
-            if known.setdefault(key, before) == s.answers:
-                results.append(False)
+        for s, stored in zip(surveys, found, strict=True):
+            if stored.new or stored.kept == s.answers:
+                results.append(stored.new)  # a resend with the same answers is a duplicate
             else:
                 results.append(
                     SurveyConflict(

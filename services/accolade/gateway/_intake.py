@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import asyncpg
 from google.protobuf import timestamp_pb2
 
-from accolade.runtime import outbox
 from accolade.runtime.groupcommit import GroupCommit
 from accolade.runtime.kafka import envelope_key
 from accolade.runtime.metrics import Metrics
+from accolade.runtime.storeonce import StoreOnce
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import envelope_pb2, events_pb2, gateway_service_pb2
 
@@ -110,37 +110,20 @@ def prepare(
     )
 
 
-# One statement, so a group of calls costs one round trip and commits on its own: store the
-# events not stored before, queue the first copy of each for the topic, wake the relay,
-# and answer per event whether it was new and what fingerprint was stored before (a
-# snapshot of before this statement: a row a concurrent call stored meanwhile shows as
-# neither, and is looked up again).
-_STORE = """
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bytea[], $5::timestamptz[],
-                         $6::bytea[], $7::bytea[]) WITH ORDINALITY
-        AS x(tenant_id, event_id, agent_id, fingerprint, occurred_at, key, payload, n)
-), stored AS (
-    INSERT INTO intake_events (tenant_id, event_id, agent_id, fingerprint, occurred_at, recorded_at)
-    SELECT tenant_id, event_id, agent_id, fingerprint, occurred_at, $8 FROM input ORDER BY n
-    ON CONFLICT DO NOTHING
-    RETURNING tenant_id, event_id
-), published AS (
-    INSERT INTO outbox (topic, key, event_id, payload)
-    SELECT $9, key, event_id, payload FROM (
-        SELECT DISTINCT ON (i.tenant_id, i.event_id) i.n, i.key, i.event_id, i.payload
-        FROM input i JOIN stored USING (tenant_id, event_id)
-        ORDER BY i.tenant_id, i.event_id, i.n
-    ) AS first_copies ORDER BY n
-    RETURNING 1
+# Accepted events, kept once each: a resend repeats the fingerprint.
+_EVENTS = StoreOnce(
+    "intake_events",
+    [
+        ("tenant_id", "text"),
+        ("event_id", "uuid"),
+        ("agent_id", "text"),
+        ("fingerprint", "bytea"),
+        ("occurred_at", "timestamptz"),
+        ("recorded_at", "timestamptz"),
+    ],
+    key=("tenant_id", "event_id"),
+    compare=["fingerprint"],
 )
-SELECT s.event_id IS NOT NULL AS new, e.fingerprint AS before,
-       (SELECT pg_notify($10, current_schema()) WHERE EXISTS (SELECT FROM published)) AS woke
-FROM input i
-LEFT JOIN stored s USING (tenant_id, event_id)
-LEFT JOIN intake_events e ON e.tenant_id = i.tenant_id AND e.event_id = i.event_id
-ORDER BY i.n
-"""
 
 
 class Intake:
@@ -176,50 +159,26 @@ class Intake:
         self, conn: asyncpg.Connection, requests: Sequence[list[Prepared]]
     ) -> list[list[EventResult]]:
         flat = [p for request in requests for p in request]
-        rows = await conn.fetch(
-            _STORE,
-            [p.tenant_id for p in flat],
-            [p.event_id for p in flat],
-            [p.agent_id for p in flat],
-            [p.fingerprint for p in flat],
-            [p.occurred_at for p in flat],
-            [p.key for p in flat],
-            [p.payload for p in flat],
-            utcnow(),
-            self._topic,
-            outbox.NOTIFY_CHANNEL,
+        now = utcnow()
+        found = iter(
+            await _EVENTS.store(
+                conn,
+                [
+                    (p.tenant_id, p.event_id, p.agent_id, p.fingerprint, p.occurred_at, now)
+                    for p in flat
+                ],
+                [(p.key, p.payload) for p in flat],
+                self._topic,
+            )
         )
-        # rows[n]: was flat[n]'s event stored now, and the fingerprint stored before, if any.
-        known: dict[tuple[str, str], bytes] = {}
-        racing = [
-            (p.tenant_id, p.event_id)
-            for p, r in zip(flat, rows, strict=True)
-            if not r["new"] and r["before"] is None
-        ]
-        if racing:
-            # Stored by a concurrent transaction after this statement took its snapshot.
-            known = await _fingerprints(conn, set(racing))
         answers: list[list[EventResult]] = []
-        i = 0
         for request in requests:
             results = []
-            for at, p in enumerate(request):
-                r = rows[i]
-                i += 1
-                key = (p.tenant_id, p.event_id)
-                if key not in known and r["new"]:
-                    known[key] = p.fingerprint
-                    results.append(
-                        EventResult(event_id=p.event_id, status=Status.EVENT_STATUS_ACCEPTED)
-                    )
-                    continue
-                # A copy: a resend is a duplicate, a different event reusing the id is rejected.
-                # A second copy in this group is judged against the first.
-                stored = known.setdefault(key, r["before"])
-                if stored == p.fingerprint:
-                    results.append(
-                        EventResult(event_id=p.event_id, status=Status.EVENT_STATUS_DUPLICATE)
-                    )
+            for at, (p, stored) in enumerate(zip(request, found, strict=False)):
+                if stored.new:
+                    status = Status.EVENT_STATUS_ACCEPTED
+                elif stored.kept == (p.fingerprint,):
+                    status = Status.EVENT_STATUS_DUPLICATE  # a resend of the same event
                 else:
                     results.append(
                         EventResult(
@@ -229,17 +188,7 @@ class Intake:
                             reason="this event_id was already used for a different event",
                         )
                     )
+                    continue
+                results.append(EventResult(event_id=p.event_id, status=status))
             answers.append(results)
         return answers
-
-
-async def _fingerprints(
-    conn: asyncpg.Connection, keys: set[tuple[str, str]]
-) -> dict[tuple[str, str], bytes]:
-    rows = await conn.fetch(
-        "SELECT i.tenant_id, i.event_id::text, i.fingerprint FROM intake_events i "
-        "JOIN unnest($1::text[], $2::uuid[]) AS k(t, e) ON i.tenant_id = k.t AND i.event_id = k.e",
-        [t for t, _ in keys],
-        [e for _, e in keys],
-    )
-    return {(r[0], r[1]): r[2] for r in rows}
