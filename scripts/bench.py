@@ -100,6 +100,18 @@ def _per_event(before: dict[str, float], after: dict[str, float], events: int) -
     return {k: round((after[k] - before[k]) / events * 1e6, 1) for k in before}
 
 
+def _means(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    """Mean consumer batch (messages) and commit group (calls) over a phase, by what."""
+    out = {}
+    for what, (total, count) in after.items():
+        n = count - before[what][1]
+        if n:
+            out[what] = round((total - before[what][0]) / n, 1)
+    return out
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -113,6 +125,19 @@ class Bench:
         self.procs = procs
         self.database_url = database_url
         self.agents = [f"agent-{i:03d}" for i in range(200)]
+
+    def averages(self) -> dict[str, tuple[float, float]]:
+        """(sum, count) of the consumers' batch sizes and of intake's commit groups."""
+        out = {}
+        for service in CONSUMERS:
+            text = self.platform.metrics(service)
+            name = f"accolade_{service}_consumer_batch_messages"
+            out[f"{service}_batch"] = (counter(text, f"{name}_sum"), counter(text, f"{name}_count"))
+        for service in ("gateway", "feedback"):
+            text = self.platform.metrics(service)
+            name = f"accolade_{service}_commit_group_calls"
+            out[f"{service}_commit"] = (counter(text, f"{name}_sum"), counter(text, f"{name}_count"))
+        return out
 
     def applied(self, service: str) -> float:
         return counter(self.platform.metrics(service), f"accolade_{service}_events_applied_total")
@@ -162,12 +187,12 @@ class Bench:
                 if statuses != [ACCEPTED] * len(b):
                     raise AssertionError("intake did not accept every event of a batch")
 
-        cpu0 = self.procs.cpu()
+        cpu0, avg0 = self.procs.cpu(), self.averages()
         t0 = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
         intake = time.perf_counter() - t0
         done = await self.wait_applied(targets, t0)
-        cpu1 = self.procs.cpu()
+        cpu1, avg1 = self.procs.cpu(), self.averages()
         slowest = max(done.values())
         await self.verify(tenant, [e for b in payload for e in b])
         return {
@@ -182,6 +207,7 @@ class Bench:
             "end_to_end_events_per_s": round(sent / slowest),
             "slowest_consumer": max(done, key=done.__getitem__),
             "cpu_us_per_event": _per_event(cpu0, cpu1, sent),
+            "mean_sizes": _means(avg0, avg1),
         }
 
     async def verify(self, tenant: str, sent: list[Any]) -> None:
@@ -264,11 +290,11 @@ class Bench:
                 await call()
                 latencies.append(time.perf_counter() - t)
 
-        cpu0 = self.procs.cpu()
+        cpu0, avg0 = self.procs.cpu(), self.averages()
         t0 = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - t0
-        cpu1 = self.procs.cpu()
+        cpu1, avg1 = self.procs.cpu(), self.averages()
         return {
             "calls": len(calls),
             "clients": clients,
@@ -276,6 +302,7 @@ class Bench:
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
             "cpu_us_per_call": _per_event(cpu0, cpu1, len(calls)),
+            "mean_sizes": _means(avg0, avg1),
         }
 
     async def notify(self, rate: int, probes: int) -> dict[str, Any]:

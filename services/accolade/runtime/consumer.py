@@ -223,6 +223,7 @@ class InboxConsumer:
         for tp, records in batch.items():
             self._applied[tp] = records[-1].offset + 1
         # Counted only now: a batch that was retried counts once.
+        self._metrics.consumer_batch_messages.labels(self.name).observe(len(deliveries))
         self._count(deliveries, applied)
         for d in dead:
             log.warning(

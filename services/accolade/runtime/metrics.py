@@ -31,6 +31,7 @@ class Metrics:
     dead_letters_replayed: Counter
     consumer_retries: Counter
     commit_group_calls: Histogram
+    consumer_batch_messages: Histogram
     outbox_backlog: Gauge
     outbox_published: Counter
     outbox_republished: Counter
@@ -109,6 +110,13 @@ class Metrics:
                 "Calls answered by one shared transaction (group commit), by what they store.",
                 ["store"],
                 buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+                registry=reg,
+            ),
+            consumer_batch_messages=Histogram(
+                f"{p}_consumer_batch_messages",
+                "Messages a consumer applied in one transaction, by consumer.",
+                ["consumer"],
+                buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
                 registry=reg,
             ),
             outbox_backlog=Gauge(
