@@ -66,7 +66,12 @@ class Hub:
         if wanted == consumer.assignment():
             return
         new = wanted - consumer.assignment()
+        # assign() forgets every position; the partitions kept resume where they were, or
+        # what was published to them meanwhile would be skipped.
+        kept = {tp: await consumer.position(tp) for tp in wanted & consumer.assignment()}
         consumer.assign(sorted(wanted))
+        for tp, position in kept.items():
+            consumer.seek(tp, position)
         if new:
             await consumer.seek_to_end(*new)
             for tp in new:  # resolve "end" now, so nothing after `ready` is skipped
