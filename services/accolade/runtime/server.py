@@ -19,7 +19,7 @@ from accolade.runtime import db, kafka, retention
 from accolade.runtime.consumer import InboxConsumer
 from accolade.runtime.interceptors import ServiceInterceptor
 from accolade.runtime.metrics import Metrics, MetricsServer
-from accolade.runtime.outbox import OutboxRelay
+from accolade.runtime.relay import OutboxRelay
 from accolade.runtime.retention import Retention
 from accolade.runtime.service import Context, ServiceDefinition, close_on_exit
 from accolade.runtime.settings import Settings, SettingsError

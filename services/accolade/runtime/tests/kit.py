@@ -16,7 +16,7 @@ from accolade.runtime import kafka
 from accolade.runtime.consumer import InboxConsumer
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.metrics import Metrics
-from accolade.runtime.outbox import OutboxRelay
+from accolade.runtime.relay import OutboxRelay
 from accolade.runtime.settings import Settings
 from accolade.v1 import envelope_pb2, events_pb2
 

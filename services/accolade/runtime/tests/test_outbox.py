@@ -13,7 +13,7 @@ import asyncpg
 from accolade.local.embedded import EmbeddedBroker
 from accolade.runtime import db, kafka, outbox
 from accolade.runtime.metrics import Metrics
-from accolade.runtime.outbox import OutboxRelay
+from accolade.runtime.relay import OutboxRelay
 from accolade.runtime.settings import Settings
 from accolade.v1 import envelope_pb2, events_pb2
 
