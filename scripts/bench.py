@@ -136,7 +136,10 @@ class Bench:
         for service in ("gateway", "feedback"):
             text = self.platform.metrics(service)
             name = f"accolade_{service}_commit_group_calls"
-            out[f"{service}_commit"] = (counter(text, f"{name}_sum"), counter(text, f"{name}_count"))
+            out[f"{service}_commit"] = (
+                counter(text, f"{name}_sum"),
+                counter(text, f"{name}_count"),
+            )
         return out
 
     def applied(self, service: str) -> float:
