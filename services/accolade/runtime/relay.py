@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from accolade.runtime import retention
 from accolade.runtime.kafka import ensure_topics
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.outbox import NOTIFY_CHANNEL
@@ -46,7 +45,7 @@ class OutboxRelay:
 
     One relay per schema leads at a time: the one whose connection holds the schema's
     session advisory lock. Only the leader publishes, marks rows published, republishes
-    after a broker loss and purges, all on that one connection, so replicas never race
+    after a broker loss, all on that one connection, so replicas never race
     and an agent's events reach its partition in the order they were written. The leader
     holds no transaction while it waits for the broker's acknowledgements: it reads a batch,
     sends it, and marks it published with one statement. Should it lose its connection (and
@@ -100,7 +99,7 @@ class OutboxRelay:
             linger: how long a commit's wake-up waits for more commits to join its round,
                 which keeps the relay's cost per event low when calls come one at a time.
         """
-        last_check = last_count = last_purge = 0.0
+        last_check = last_count = 0.0
         backoff = 0.2
         try:
             while not self._stopped.is_set():
@@ -113,9 +112,6 @@ class OutboxRelay:
                             last_check = now
                             await self.check_broker_log()
                         await self.publish_pending()
-                        if now - last_purge >= self._settings.purge_interval_seconds:
-                            last_purge = now
-                            await self.purge()
                     if now - last_count >= _COUNT_EVERY:
                         last_count = now
                         await self.count_backlog()
@@ -355,13 +351,6 @@ class OutboxRelay:
         self._high = {k: v for k, v in self._high.items() if k[0] not in topics}
         self._last_base = {k: v for k, v in self._last_base.items() if k[0] not in topics}
         self._wake.set()
-
-    async def purge(self) -> int:
-        """Deletes published rows older than the retention window; returns how many."""
-        conn = await self._connect()
-        return await retention.purge(
-            conn, "outbox", "published_at", self._settings.outbox_retention_seconds
-        )
 
 
 def _append(batch: BatchBuilder, row: asyncpg.Record) -> Any:

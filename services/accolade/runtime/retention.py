@@ -38,6 +38,12 @@ class Retention:
             raise ValueError(f"not a plain SQL name: {self.table}.{self.column}")
 
 
+# The runtime's own tables, in every service's schema: published outbox rows, and the
+# events a consumer applied.
+OUTBOX = Retention("outbox", "published_at", lambda s: s.outbox_retention_seconds)
+INBOX = Retention("applied_events", "applied_at", lambda s: s.inbox_retention_seconds)
+
+
 async def purge(
     conn: asyncpg.Connection,
     table: str,

@@ -42,9 +42,10 @@ def migrations_for(definition: ServiceDefinition) -> list[db.Migration]:
 
 
 def retained(definition: ServiceDefinition) -> list[Retention]:
-    """The tables of a service purged of old rows: its inbox, if it consumes, and its own."""
-    inbox = [Retention("applied_events", "applied_at", lambda s: s.inbox_retention_seconds)]
-    return [*(inbox if definition.consumers else []), *definition.retention]
+    """The tables of a service purged of old rows: its outbox, its inbox if it consumes,
+    and its own."""
+    inbox = [retention.INBOX] if definition.consumers else []
+    return [retention.OUTBOX, *inbox, *definition.retention]
 
 
 async def _purge(ctx: Context, tables: list[Retention]) -> None:

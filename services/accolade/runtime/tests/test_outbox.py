@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 
 from accolade.local.embedded import EmbeddedBroker
-from accolade.runtime import db, kafka, outbox
+from accolade.runtime import db, kafka, outbox, retention
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.relay import OutboxRelay
+from accolade.runtime.retention import OUTBOX
 from accolade.runtime.settings import Settings
 from accolade.v1 import envelope_pb2, events_pb2
 
@@ -159,12 +160,11 @@ async def test_purge_deletes_only_published_rows_past_retention(
     await add(runtime_pool, topic, [waiting])
     expired = dataclasses.replace(settings, outbox_retention_seconds=0.0)
 
-    async with (
-        opened_relay(settings, runtime_pool, metrics) as keeping,
-        opened_relay(expired, runtime_pool, metrics) as purging,
-    ):
-        assert await keeping.purge() == 0
-        assert await purging.purge() == 2
+    async with runtime_pool.acquire() as conn:
+        kept = await retention.purge(conn, OUTBOX.table, OUTBOX.column, OUTBOX.seconds(settings))
+        purged = await retention.purge(conn, OUTBOX.table, OUTBOX.column, OUTBOX.seconds(expired))
+    assert kept == 0
+    assert purged == 2
 
     left = await runtime_pool.fetch("SELECT event_id::text, published_at FROM outbox")
     assert [(r["event_id"], r["published_at"]) for r in left] == [(waiting.event_id, None)]
