@@ -231,6 +231,11 @@ class OutboxRelay:
             total += len(pending)
             if regressed:
                 await self._republish(regressed)
+            elif len(pending) < _BATCH:
+                # That was all there was: rows written since wake the relay again, so asking
+                # once more would be a round trip for nothing on every round.
+                self._metrics.outbox_backlog.set(0)
+                return total
 
     async def _send(self, pending: Sequence[asyncpg.Record]) -> list[tuple[int, int]]:
         """Sends rows as record batches, one or more per partition, in row order.
