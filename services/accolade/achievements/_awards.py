@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from accolade.achievements._rules import BUILT_IN, BadgeRule
+from accolade.runtime import db
+from accolade.runtime.conditions import occurred_at
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import Context
 from accolade.runtime.validation import utcnow
@@ -70,8 +72,6 @@ def badges_handler(ctx: Context) -> BatchHandler:
         if not found:
             return
         now = utcnow()
-        keys = list(found)
-        triggers = [found[k] for k in keys]
         # Agents who hold the badge already match no row: only new awards come back.
         rows = await batch.conn.fetch(
             "INSERT INTO agent_badges (tenant_id, agent_id, badge_id, rule_version, awarded_at, "
@@ -80,17 +80,15 @@ def badges_handler(ctx: Context) -> BatchHandler:
             "FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], "
             "  $6::uuid[], $8::uuid[]) AS x(t, a, b, v, e, g, w) "
             "ON CONFLICT DO NOTHING RETURNING tenant_id, agent_id, badge_id",
-            [t for t, _, _ in keys],
-            [a for _, a, _ in keys],
-            [b for _, _, b in keys],
-            [rules[b].version for _, _, b in keys],
-            [
-                datetime.fromtimestamp(e.occurred_at.seconds + e.occurred_at.nanos / 1e9, UTC)
-                for e in triggers
-            ],
-            [e.event_id for e in triggers],
+            *db.columns(
+                [
+                    (t, a, b, rules[b].version, occurred_at(e), e.event_id)
+                    for (t, a, b), e in found.items()
+                ],
+                6,
+            ),
             now,
-            [award_event_id(t, a, b) for t, a, b in keys],
+            [award_event_id(t, a, b) for t, a, b in found],
         )
         awards = [award_envelope(rules[r[2]], found[(r[0], r[1], r[2])], now) for r in rows]
         batch.emit(topic, awards)

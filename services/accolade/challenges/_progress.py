@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from accolade.challenges._rules import CHALLENGES, DailyChallenge
+from accolade.runtime import db
+from accolade.runtime.conditions import day_of
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import Context
 from accolade.runtime.validation import utcnow
@@ -25,8 +27,9 @@ def counted(events: Iterable[envelope_pb2.Envelope]) -> dict[Key, list[envelope_
     for e in events:
         for c in CHALLENGES:
             if c.counts.matches(e):
-                day = datetime.fromtimestamp(e.occurred_at.seconds, UTC).date()
-                groups.setdefault((e.tenant_id, c.challenge_id, day, e.agent_id), []).append(e)
+                groups.setdefault((e.tenant_id, c.challenge_id, day_of(e), e.agent_id), []).append(
+                    e
+                )
     return groups
 
 
@@ -83,6 +86,11 @@ def announcements(
     return out
 
 
+def _ids(events: list[envelope_pb2.Envelope], target: int) -> str:
+    """The ids of the first `target` events, as the statement splits them."""
+    return ",".join(e.event_id for e in events[:target])
+
+
 def _envelope(
     trigger: envelope_pb2.Envelope, event_id: str, now: datetime
 ) -> envelope_pb2.Envelope:
@@ -107,7 +115,6 @@ def progress_handler(ctx: Context) -> BatchHandler:
         if not groups:
             return
         now = utcnow()
-        keys = list(groups)
         # Only the first `target` events are kept as the explanation: the ones that
         # completed the challenge. A group's ids beyond the target are never stored.
         rows = await batch.conn.fetch(
@@ -125,13 +132,13 @@ def progress_handler(ctx: Context) -> BatchHandler:
             "    AND p.progress + EXCLUDED.progress >= p.target THEN $8 ELSE p.completed_at END, "
             "  updated_at = $8 "
             "RETURNING tenant_id, challenge_id, period, agent_id, progress, target, event_ids::text[]",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [k[2] for k in keys],
-            [k[3] for k in keys],
-            [len(groups[k]) for k in keys],
-            [by_id[k[1]].target for k in keys],
-            [",".join(e.event_id for e in groups[k][: by_id[k[1]].target]) for k in keys],
+            *db.columns(
+                [
+                    (*key, len(events), by_id[key[1]].target, _ids(events, by_id[key[1]].target))
+                    for key, events in groups.items()
+                ],
+                7,
+            ),
             now,
         )
         out: list[envelope_pb2.Envelope] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accolade.runtime import db
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import Context
 
@@ -22,8 +23,6 @@ def roster_handler(ctx: Context) -> BatchHandler:
                 latest[key] = (a.version, a.display_name, a.team_id, a.site_id)
         if not latest:
             return
-        keys = list(latest)
-        entries = [latest[k] for k in keys]
         await batch.conn.execute(
             "INSERT INTO agents AS g (tenant_id, agent_id, version, display_name, team_id, site_id) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) "
@@ -31,12 +30,7 @@ def roster_handler(ctx: Context) -> BatchHandler:
             "display_name = EXCLUDED.display_name, team_id = EXCLUDED.team_id, "
             "site_id = EXCLUDED.site_id, version = EXCLUDED.version, updated_at = now() "
             "WHERE g.version < EXCLUDED.version",
-            [t for t, _ in keys],
-            [a for _, a in keys],
-            [v for v, _, _, _ in entries],
-            [n for _, n, _, _ in entries],
-            [t for _, _, t, _ in entries],
-            [s for _, _, _, s in entries],
+            *db.columns([(*key, *entry) for key, entry in latest.items()], 6),
         )
 
     return apply

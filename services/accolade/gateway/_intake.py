@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from google.protobuf import timestamp_pb2
 
+from accolade.runtime.conditions import occurred_at
 from accolade.runtime.groupcommit import GroupCommit
 from accolade.runtime.kafka import envelope_key
 from accolade.runtime.metrics import Metrics
@@ -98,13 +99,12 @@ def prepare(
     e.ClearField("recorded_at")
     fingerprint = hashlib.sha256(e.SerializeToString(deterministic=True)).digest()
     e.recorded_at.CopyFrom(recorded_at)
-    ts = e.occurred_at
     return Prepared(
         e.tenant_id,
         e.event_id,
         e.agent_id,
         fingerprint,
-        datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC),
+        occurred_at(e),
         envelope_key(e),
         e.SerializeToString(),
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
 
 import grpc
 
-from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals
+from accolade.runtime import db
+from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals, day_of
 from accolade.runtime.errors import NotFound
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
@@ -43,21 +44,15 @@ def _handler(ctx: Context) -> BatchHandler:
         for e in batch.events:
             for board in BOARDS.values():
                 if board.counts.matches(e):
-                    day = datetime.fromtimestamp(e.occurred_at.seconds, UTC).date()
-                    points[(e.tenant_id, board.board_id, day, e.agent_id)] += 1
+                    points[(e.tenant_id, board.board_id, day_of(e), e.agent_id)] += 1
         if not points:
             return
-        keys = list(points)
         await batch.conn.execute(
             "INSERT INTO period_scores AS s (tenant_id, board_id, period, agent_id, score) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::float8[]) "
             "ON CONFLICT (tenant_id, board_id, period, agent_id) "
             "DO UPDATE SET score = s.score + EXCLUDED.score, updated_at = now()",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [k[2] for k in keys],
-            [k[3] for k in keys],
-            [float(points[k]) for k in keys],
+            *db.columns([(*key, float(n)) for key, n in points.items()], 5),
         )
 
     return apply

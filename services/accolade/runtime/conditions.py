@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, date, datetime
 
 from accolade.v1 import envelope_pb2
+
+
+def occurred_at(envelope: envelope_pb2.Envelope) -> datetime:
+    """When the event happened, as an aware datetime in UTC."""
+    ts = envelope.occurred_at
+    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC)
+
+
+def day_of(envelope: envelope_pb2.Envelope) -> date:
+    """The calendar day the event happened on (in UTC until agents have time zones)."""
+    return datetime.fromtimestamp(envelope.occurred_at.seconds, UTC).date()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections.abc import Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 
@@ -87,6 +89,11 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
             )
             applied += 1
     return applied
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """`rows` as one list per column, for `unnest($1::t[], $2::u[], ...)` (set-based writes)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 async def create_pool(

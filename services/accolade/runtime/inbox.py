@@ -11,7 +11,7 @@ import asyncpg
 from google.protobuf.message import DecodeError
 from prometheus_client import Counter
 
-from accolade.runtime import outbox
+from accolade.runtime import db, outbox
 from accolade.runtime.faults import environment_fault
 from accolade.runtime.validation import canonical_uuid
 from accolade.v1 import envelope_pb2
@@ -182,14 +182,12 @@ async def apply(
         "SELECT $1, t, n, e FROM unnest($2::text[], $3::text[], $4::uuid[]) AS x(t, n, e) "
         "ON CONFLICT DO NOTHING RETURNING topic, tenant_id, event_id::text",
         consumer,
-        [d.topic for d in deliveries],
-        [d.envelope.tenant_id for d in deliveries],  # type: ignore[union-attr]
-        [d.envelope.event_id for d in deliveries],  # type: ignore[union-attr]
+        *db.columns([_key(d) for d in deliveries], 3),
     )
     fresh = {(r[0], r[1], r[2]) for r in inserted}
     new: list[Delivery] = []
     for d in deliveries:
-        key = (d.topic, d.envelope.tenant_id, d.envelope.event_id)  # type: ignore[union-attr]
+        key = _key(d)
         if key in fresh:
             fresh.discard(key)  # the same event twice in one batch applies once
             new.append(d)
@@ -212,11 +210,14 @@ async def apply(
             "DELETE FROM applied_events WHERE consumer = $1 AND (topic, tenant_id, event_id) IN "
             "(SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[]))",
             consumer,
-            [d.topic for d in failed],
-            [d.envelope.tenant_id for d in failed],  # type: ignore[union-attr]
-            [d.envelope.event_id for d in failed],  # type: ignore[union-attr]
+            *db.columns([_key(d) for d in failed], 3),
         )
     return result
+
+
+def _key(d: Delivery) -> tuple[str, str, str]:
+    """What the inbox knows an applied event by (with the consumer): topic, tenant, id."""
+    return (d.topic, d.envelope.tenant_id, d.envelope.event_id)  # type: ignore[union-attr]
 
 
 async def _bisect(

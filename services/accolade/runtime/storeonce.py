@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from accolade.runtime import outbox
+from accolade.runtime import db, outbox
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -122,7 +122,7 @@ class StoreOnce:
         """
         found = await conn.fetch(
             self._sql,
-            *([row[i] for row in rows] for i in range(len(self._columns))),
+            *db.columns(rows, len(self._columns)),
             [k for k, _ in events],
             [p for _, p in events],
             topic,
