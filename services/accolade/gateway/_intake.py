@@ -82,29 +82,32 @@ class Prepared:
     agent_id: str
     fingerprint: bytes
     occurred_at: datetime
+    recorded_at: datetime
     key: bytes
     payload: bytes
 
 
 def prepare(
-    e: envelope_pb2.Envelope, event_id: str, recorded_at: timestamp_pb2.Timestamp
+    e: envelope_pb2.Envelope, event_id: str, now: datetime, stamp: timestamp_pb2.Timestamp
 ) -> Prepared:
     """Canonical id, fingerprint and `recorded_at` for a validated event (changes `e`).
 
     The fingerprint is the SHA-256 of the envelope as sent, with its event id in canonical
     form and without `recorded_at` (which intake sets), serialized deterministically: it
-    tells a resend of an event from a different event reusing its id.
+    tells a resend of an event from a different event reusing its id. `stamp` is `now`
+    as a Timestamp, made once per call: copying it costs a fraction of converting.
     """
     e.event_id = event_id  # canonical, so "A1B2..." resends "a1b2..."
     e.ClearField("recorded_at")
     fingerprint = hashlib.sha256(e.SerializeToString(deterministic=True)).digest()
-    e.recorded_at.CopyFrom(recorded_at)
+    e.recorded_at.CopyFrom(stamp)
     return Prepared(
         e.tenant_id,
         e.event_id,
         e.agent_id,
         fingerprint,
         occurred_at(e),
+        now,
         envelope_key(e),
         e.SerializeToString(),
     )
@@ -150,21 +153,27 @@ class Intake:
         """
         now = utcnow()
         ids = validate_batch(events, now)
-        recorded_at = timestamp_pb2.Timestamp()
-        recorded_at.FromDatetime(now)
-        prepared = [prepare(e, i, recorded_at) for e, i in zip(events, ids, strict=True)]
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(now)
+        prepared = [prepare(e, i, now, stamp) for e, i in zip(events, ids, strict=True)]
         return await self._commits.submit(prepared, weight=len(prepared))
 
     async def _flush(
         self, conn: asyncpg.Connection, requests: Sequence[list[Prepared]]
     ) -> list[list[EventResult]]:
         flat = [p for request in requests for p in request]
-        now = utcnow()
         found = iter(
             await _EVENTS.store(
                 conn,
                 [
-                    (p.tenant_id, p.event_id, p.agent_id, p.fingerprint, p.occurred_at, now)
+                    (
+                        p.tenant_id,
+                        p.event_id,
+                        p.agent_id,
+                        p.fingerprint,
+                        p.occurred_at,
+                        p.recorded_at,
+                    )
                     for p in flat
                 ],
                 [(p.key, p.payload) for p in flat],
@@ -176,9 +185,13 @@ class Intake:
             results = []
             for at, (p, stored) in enumerate(zip(request, found, strict=False)):
                 if stored.new:
-                    status = Status.EVENT_STATUS_ACCEPTED
-                elif stored.kept == (p.fingerprint,):
-                    status = Status.EVENT_STATUS_DUPLICATE  # a resend of the same event
+                    results.append(
+                        EventResult(event_id=p.event_id, status=Status.EVENT_STATUS_ACCEPTED)
+                    )
+                elif stored.kept == (p.fingerprint,):  # a resend of the same event
+                    results.append(
+                        EventResult(event_id=p.event_id, status=Status.EVENT_STATUS_DUPLICATE)
+                    )
                 else:
                     results.append(
                         EventResult(
@@ -188,7 +201,5 @@ class Intake:
                             reason="this event_id was already used for a different event",
                         )
                     )
-                    continue
-                results.append(EventResult(event_id=p.event_id, status=status))
             answers.append(results)
         return answers
