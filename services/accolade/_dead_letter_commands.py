@@ -14,10 +14,9 @@ from pathlib import Path
 import asyncpg
 
 from accolade import catalog
+from accolade.local.stack import URL_FILE
 from accolade.runtime import deadletters
 
-# Where `accolade up` writes its database URL, under its data directory.
-URL_FILE = "database.url"
 _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -20,13 +20,15 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from accolade import catalog
-from accolade._dead_letter_commands import URL_FILE
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
 from accolade.runtime import admin
 from accolade.runtime.settings import SERVICE_PORTS, Settings, Topics
 
 log = logging.getLogger(__name__)
 
+# Where `accolade up` writes its database URL, under its data directory, for the commands
+# that reach the local database (`accolade dead-letters`).
+URL_FILE = "database.url"
 # Set in each service's environment: the service exits when this process does.
 PARENT_VARIABLE = "ACCOLADE_LOCAL_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
@@ -190,7 +192,6 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
     eps = endpoints(port_offset)
     try:
         postgres.start()
-        # For the commands that reach the local database (`accolade dead-letters`).
         (data_dir / URL_FILE).write_text(postgres.url + "\n")
         broker.start()
         log.info("PostgreSQL at %s, broker at %s", postgres.url, broker.bootstrap)

@@ -19,6 +19,10 @@ R = TypeVar("R")
 Flush = Callable[[asyncpg.Connection, Sequence[T]], Awaitable[Sequence[R | BaseException]]]
 
 
+# A transaction waits for more callers only while fewer than this many are waiting.
+_GATHER_BELOW = 32
+
+
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()  # the caller went away; nobody else will look
@@ -70,7 +74,6 @@ class GroupCommit(Generic[T, R]):
         self._pending: collections.deque[tuple[T, int, asyncio.Future[R]]] = collections.deque()
         self._running = 0
         self._gather = gather
-        self._gather_below = 32
         self._shared = False
         self._observe = observe
         self._tasks: set[asyncio.Task[None]] = set()
@@ -98,7 +101,7 @@ class GroupCommit(Generic[T, R]):
     async def _drain(self) -> None:
         try:
             while self._pending:
-                if self._gather and self._shared and len(self._pending) < self._gather_below:
+                if self._gather and self._shared and len(self._pending) < _GATHER_BELOW:
                     # Callers have been sharing transactions: they come concurrently, so wait
                     # a moment for more to join rather than commit each on its own.
                     await asyncio.sleep(self._gather)
