@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AchievementsServiceStub:
-    """AchievementsService answers what badges agents have earned and why.
+    """AchievementsService runs each tenant's badge program: its definitions, the badges
+    agents earn with their explanations, experience points and levels.
     """
 
     def __init__(self, channel):
@@ -40,14 +41,90 @@ class AchievementsServiceStub:
                 request_serializer=accolade_dot_v1_dot_achievements__service__pb2.ListAgentBadgesRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ListAgentBadgesResponse.FromString,
                 _registered_method=True)
+        self.ApplyProgram = channel.unary_unary(
+                '/accolade.v1.AchievementsService/ApplyProgram',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.ApplyProgramRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ApplyProgramResponse.FromString,
+                _registered_method=True)
+        self.ListBadgeDefinitions = channel.unary_unary(
+                '/accolade.v1.AchievementsService/ListBadgeDefinitions',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.ListBadgeDefinitionsRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ListBadgeDefinitionsResponse.FromString,
+                _registered_method=True)
+        self.GetBadgeDefinition = channel.unary_unary(
+                '/accolade.v1.AchievementsService/GetBadgeDefinition',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetBadgeDefinitionRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetBadgeDefinitionResponse.FromString,
+                _registered_method=True)
+        self.ArchiveBadgeDefinition = channel.unary_unary(
+                '/accolade.v1.AchievementsService/ArchiveBadgeDefinition',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.ArchiveBadgeDefinitionRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ArchiveBadgeDefinitionResponse.FromString,
+                _registered_method=True)
+        self.GetLevelTable = channel.unary_unary(
+                '/accolade.v1.AchievementsService/GetLevelTable',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableResponse.FromString,
+                _registered_method=True)
+        self.GetAgentProgress = channel.unary_unary(
+                '/accolade.v1.AchievementsService/GetAgentProgress',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressResponse.FromString,
+                _registered_method=True)
 
 
 class AchievementsServiceServicer:
-    """AchievementsService answers what badges agents have earned and why.
+    """AchievementsService runs each tenant's badge program: its definitions, the badges
+    agents earn with their explanations, experience points and levels.
     """
 
     def ListAgentBadges(self, request, context):
         """ListAgentBadges lists an agent's badges, oldest first, each with its explanation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyProgram(self, request, context):
+        """ApplyProgram validates badge definitions and a level table, and stores each that
+        differs from the one in force as a new version. A request with any invalid part is
+        refused whole (INVALID_ARGUMENT naming each problem) and changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBadgeDefinitions(self, request, context):
+        """ListBadgeDefinitions lists the tenant's badge definitions in force, by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBadgeDefinition(self, request, context):
+        """GetBadgeDefinition returns one badge definition; NOT_FOUND when the tenant has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveBadgeDefinition(self, request, context):
+        """ArchiveBadgeDefinition stops a badge from being earned from now on; awards stay.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLevelTable(self, request, context):
+        """GetLevelTable returns the tenant's level table; NOT_FOUND when it has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgentProgress(self, request, context):
+        """GetAgentProgress answers, for every badge in force, where the agent stands in the
+        current window and what is left for the next tier, and the agent's XP and level.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +138,36 @@ def add_AchievementsServiceServicer_to_server(servicer, server):
                     request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ListAgentBadgesRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_achievements__service__pb2.ListAgentBadgesResponse.SerializeToString,
             ),
+            'ApplyProgram': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyProgram,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ApplyProgramRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.ApplyProgramResponse.SerializeToString,
+            ),
+            'ListBadgeDefinitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBadgeDefinitions,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ListBadgeDefinitionsRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.ListBadgeDefinitionsResponse.SerializeToString,
+            ),
+            'GetBadgeDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBadgeDefinition,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetBadgeDefinitionRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetBadgeDefinitionResponse.SerializeToString,
+            ),
+            'ArchiveBadgeDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveBadgeDefinition,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ArchiveBadgeDefinitionRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.ArchiveBadgeDefinitionResponse.SerializeToString,
+            ),
+            'GetLevelTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLevelTable,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableResponse.SerializeToString,
+            ),
+            'GetAgentProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgentProgress,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'accolade.v1.AchievementsService', rpc_method_handlers)
@@ -70,7 +177,8 @@ def add_AchievementsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AchievementsService:
-    """AchievementsService answers what badges agents have earned and why.
+    """AchievementsService runs each tenant's badge program: its definitions, the badges
+    agents earn with their explanations, experience points and levels.
     """
 
     @staticmethod
@@ -90,6 +198,168 @@ class AchievementsService:
             '/accolade.v1.AchievementsService/ListAgentBadges',
             accolade_dot_v1_dot_achievements__service__pb2.ListAgentBadgesRequest.SerializeToString,
             accolade_dot_v1_dot_achievements__service__pb2.ListAgentBadgesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyProgram(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/ApplyProgram',
+            accolade_dot_v1_dot_achievements__service__pb2.ApplyProgramRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.ApplyProgramResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBadgeDefinitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/ListBadgeDefinitions',
+            accolade_dot_v1_dot_achievements__service__pb2.ListBadgeDefinitionsRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.ListBadgeDefinitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBadgeDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/GetBadgeDefinition',
+            accolade_dot_v1_dot_achievements__service__pb2.GetBadgeDefinitionRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.GetBadgeDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveBadgeDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/ArchiveBadgeDefinition',
+            accolade_dot_v1_dot_achievements__service__pb2.ArchiveBadgeDefinitionRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.ArchiveBadgeDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLevelTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/GetLevelTable',
+            accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgentProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/GetAgentProgress',
+            accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

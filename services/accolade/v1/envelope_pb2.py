@@ -26,7 +26,7 @@ from accolade.v1 import events_pb2 as accolade_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61\x63\x63olade/v1/envelope.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x18\x61\x63\x63olade/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x04\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x42\n\x15interaction_completed\x18\n \x01(\x0b\x32!.accolade.v1.InteractionCompletedH\x00\x12\x38\n\x10survey_submitted\x18\x0b \x01(\x0b\x32\x1c.accolade.v1.SurveySubmittedH\x00\x12\x32\n\rbadge_awarded\x18\x0c \x01(\x0b\x32\x19.accolade.v1.BadgeAwardedH\x00\x12@\n\x14\x63hallenge_progressed\x18\r \x01(\x0b\x32 .accolade.v1.ChallengeProgressedH\x00\x12>\n\x13\x63hallenge_completed\x18\x0e \x01(\x0b\x32\x1f.accolade.v1.ChallengeCompletedH\x00\x12\x32\n\ragent_updated\x18\x0f \x01(\x0b\x32\x19.accolade.v1.AgentUpdatedH\x00\x42\t\n\x07payloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61\x63\x63olade/v1/envelope.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x18\x61\x63\x63olade/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x04\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x42\n\x15interaction_completed\x18\n \x01(\x0b\x32!.accolade.v1.InteractionCompletedH\x00\x12\x38\n\x10survey_submitted\x18\x0b \x01(\x0b\x32\x1c.accolade.v1.SurveySubmittedH\x00\x12\x32\n\rbadge_awarded\x18\x0c \x01(\x0b\x32\x19.accolade.v1.BadgeAwardedH\x00\x12@\n\x14\x63hallenge_progressed\x18\r \x01(\x0b\x32 .accolade.v1.ChallengeProgressedH\x00\x12>\n\x13\x63hallenge_completed\x18\x0e \x01(\x0b\x32\x1f.accolade.v1.ChallengeCompletedH\x00\x12\x32\n\ragent_updated\x18\x0f \x01(\x0b\x32\x19.accolade.v1.AgentUpdatedH\x00\x12\x32\n\rlevel_reached\x18\x10 \x01(\x0b\x32\x19.accolade.v1.LevelReachedH\x00\x42\t\n\x07payloadb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.envelope_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENVELOPE']._serialized_start=103
-  _globals['_ENVELOPE']._serialized_end=637
+  _globals['_ENVELOPE']._serialized_end=689
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "tenant_id", "agent_id", "occurred_at", "recorded_at", "interaction_completed", "survey_submitted", "badge_awarded", "challenge_progressed", "challenge_completed", "agent_updated")
+    __slots__ = ("event_id", "tenant_id", "agent_id", "occurred_at", "recorded_at", "interaction_completed", "survey_submitted", "badge_awarded", "challenge_progressed", "challenge_completed", "agent_updated", "level_reached")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class Envelope(_message.Message):
     CHALLENGE_PROGRESSED_FIELD_NUMBER: _ClassVar[int]
     CHALLENGE_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     AGENT_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_REACHED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     tenant_id: str
     agent_id: str
@@ -33,4 +34,5 @@ class Envelope(_message.Message):
     challenge_progressed: _events_pb2.ChallengeProgressed
     challenge_completed: _events_pb2.ChallengeCompleted
     agent_updated: _events_pb2.AgentUpdated
-    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interaction_completed: _Optional[_Union[_events_pb2.InteractionCompleted, _Mapping]] = ..., survey_submitted: _Optional[_Union[_events_pb2.SurveySubmitted, _Mapping]] = ..., badge_awarded: _Optional[_Union[_events_pb2.BadgeAwarded, _Mapping]] = ..., challenge_progressed: _Optional[_Union[_events_pb2.ChallengeProgressed, _Mapping]] = ..., challenge_completed: _Optional[_Union[_events_pb2.ChallengeCompleted, _Mapping]] = ..., agent_updated: _Optional[_Union[_events_pb2.AgentUpdated, _Mapping]] = ...) -> None: ...
+    level_reached: _events_pb2.LevelReached
+    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interaction_completed: _Optional[_Union[_events_pb2.InteractionCompleted, _Mapping]] = ..., survey_submitted: _Optional[_Union[_events_pb2.SurveySubmitted, _Mapping]] = ..., badge_awarded: _Optional[_Union[_events_pb2.BadgeAwarded, _Mapping]] = ..., challenge_progressed: _Optional[_Union[_events_pb2.ChallengeProgressed, _Mapping]] = ..., challenge_completed: _Optional[_Union[_events_pb2.ChallengeCompleted, _Mapping]] = ..., agent_updated: _Optional[_Union[_events_pb2.AgentUpdated, _Mapping]] = ..., level_reached: _Optional[_Union[_events_pb2.LevelReached, _Mapping]] = ...) -> None: ...

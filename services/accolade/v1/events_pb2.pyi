@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -52,30 +53,54 @@ class SurveySubmitted(_message.Message):
     def __init__(self, survey_id: _Optional[str] = ..., interaction_id: _Optional[str] = ..., csat: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("rule_id", "rule_version", "window", "value", "threshold", "trigger_event_ids")
+    __slots__ = ("rule_id", "rule_version", "window", "value", "threshold", "trigger_event_ids", "tier_id", "window_start", "window_end", "event_count")
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     RULE_VERSION_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_START_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_FIELD_NUMBER: _ClassVar[int]
+    EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     rule_id: str
     rule_version: int
     window: str
     value: float
     threshold: float
     trigger_event_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, rule_id: _Optional[str] = ..., rule_version: _Optional[int] = ..., window: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., trigger_event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    tier_id: str
+    window_start: _timestamp_pb2.Timestamp
+    window_end: _timestamp_pb2.Timestamp
+    event_count: int
+    def __init__(self, rule_id: _Optional[str] = ..., rule_version: _Optional[int] = ..., window: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., trigger_event_ids: _Optional[_Iterable[str]] = ..., tier_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_count: _Optional[int] = ...) -> None: ...
 
 class BadgeAwarded(_message.Message):
-    __slots__ = ("badge_id", "name", "explanation")
+    __slots__ = ("badge_id", "name", "explanation", "tier_id", "xp")
     BADGE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    XP_FIELD_NUMBER: _ClassVar[int]
     badge_id: str
     name: str
     explanation: Explanation
-    def __init__(self, badge_id: _Optional[str] = ..., name: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+    tier_id: str
+    xp: int
+    def __init__(self, badge_id: _Optional[str] = ..., name: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., tier_id: _Optional[str] = ..., xp: _Optional[int] = ...) -> None: ...
+
+class LevelReached(_message.Message):
+    __slots__ = ("level", "name", "xp", "table_version")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    XP_FIELD_NUMBER: _ClassVar[int]
+    TABLE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    level: int
+    name: str
+    xp: int
+    table_version: int
+    def __init__(self, level: _Optional[int] = ..., name: _Optional[str] = ..., xp: _Optional[int] = ..., table_version: _Optional[int] = ...) -> None: ...
 
 class ChallengeProgressed(_message.Message):
     __slots__ = ("challenge_id", "period", "progress", "target")
@@ -104,13 +129,23 @@ class ChallengeCompleted(_message.Message):
     def __init__(self, challenge_id: _Optional[str] = ..., name: _Optional[str] = ..., period: _Optional[str] = ..., target: _Optional[int] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
 
 class AgentUpdated(_message.Message):
-    __slots__ = ("display_name", "team_id", "site_id", "version")
+    __slots__ = ("display_name", "team_id", "site_id", "version", "region_id", "time_zone", "manager_id", "hire_date", "skills")
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    REGION_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    HIRE_DATE_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
     display_name: str
     team_id: str
     site_id: str
     version: int
-    def __init__(self, display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    region_id: str
+    time_zone: str
+    manager_id: str
+    hire_date: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ..., version: _Optional[int] = ..., region_id: _Optional[str] = ..., time_zone: _Optional[str] = ..., manager_id: _Optional[str] = ..., hire_date: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...

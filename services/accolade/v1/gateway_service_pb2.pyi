@@ -20,16 +20,26 @@ EVENT_STATUS_DUPLICATE: EventStatus
 EVENT_STATUS_REJECTED: EventStatus
 
 class AgentProfile(_message.Message):
-    __slots__ = ("agent_id", "display_name", "team_id", "site_id")
+    __slots__ = ("agent_id", "display_name", "team_id", "site_id", "region_id", "time_zone", "manager_id", "hire_date", "skills")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    HIRE_DATE_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     display_name: str
     team_id: str
     site_id: str
-    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ...) -> None: ...
+    region_id: str
+    time_zone: str
+    manager_id: str
+    hire_date: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ..., region_id: _Optional[str] = ..., time_zone: _Optional[str] = ..., manager_id: _Optional[str] = ..., hire_date: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpsertAgentsRequest(_message.Message):
     __slots__ = ("tenant_id", "agents")

@@ -1,0 +1,130 @@
+"""CEL conditions over an event's payload and the agent's roster entry.
+
+A condition is compiled once per definition version and type-checked against the
+declared shape of its event type (the payload's protobuf message), so a misspelt field
+is refused when the program is applied, with its line and column, not found at run time.
+Payloads and roster entries are passed to CEL as the protobuf messages they already
+are: no conversion per event.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import cel_expr_python.cel as cel
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import FieldDescriptor
+
+from accolade.v1 import envelope_pb2, events_pb2
+
+# The payload types a rule may count: the facts contact-center systems report.
+EVENT_TYPES = ("interaction_completed", "survey_submitted")
+# A longer expression is refused: conditions are meant to be read by people.
+MAX_EXPRESSION = 2000
+_AGENT_TYPE = events_pb2.AgentUpdated.DESCRIPTOR.full_name
+_NUMERIC = {
+    FieldDescriptor.TYPE_DOUBLE,
+    FieldDescriptor.TYPE_FLOAT,
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_SINT64,
+}
+_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
+# CEL marks the column under the expression with a caret after one dot per character.
+_CARET = re.compile(r"^ \| (\.*)\^", re.MULTILINE)
+
+
+class ConditionError(ValueError):
+    """A condition that does not compile, with where in the expression and why."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        where = f"{line}:{column}: " if line else ""
+        super().__init__(f"{where}{message}")
+        self.line = line
+        self.column = column
+
+
+def _payload(event_type: str) -> Any:
+    return envelope_pb2.Envelope.DESCRIPTOR.fields_by_name[event_type].message_type
+
+
+def payload_type(event_type: str) -> str:
+    """The full protobuf name of the payload an event type carries."""
+    return str(_payload(event_type).full_name)
+
+
+@functools.cache
+def _env(event_type: str) -> Any:
+    return cel.NewEnv(
+        descriptor_pool.Default(),
+        variables={"event": cel.Type(payload_type(event_type)), "agent": cel.Type(_AGENT_TYPE)},
+        container="accolade.v1",
+    )
+
+
+class Condition:
+    """A compiled condition; `holds` evaluates it on one payload and roster entry."""
+
+    __slots__ = ("_expr", "source")
+
+    def __init__(self, event_type: str, source: str) -> None:
+        """Compiles `source` for events of `event_type`.
+
+        Raises:
+            ConditionError: it does not parse, names an unknown field, or is not a bool.
+        """
+        self.source = source
+        if len(source) > MAX_EXPRESSION:
+            raise ConditionError(f"must be at most {MAX_EXPRESSION} characters")
+        try:
+            self._expr = _env(event_type).compile(source)
+        except RuntimeError as exc:
+            m = _POSITION.search(str(exc))
+            if m is None:
+                raise ConditionError(str(exc)) from None
+            caret = _CARET.search(str(exc))
+            column = len(caret.group(1)) + 1 if caret else int(m.group(2))
+            raise ConditionError(m.group(3), int(m.group(1)), column) from None
+        returns = self._expr.return_type().name()
+        if returns not in ("bool", "BOOL"):
+            raise ConditionError(f"must be true or false, not a {returns.lower()}")
+
+    def holds(self, payload: Any, agent: Any) -> bool:
+        """True when the condition holds; an evaluation error (say, a division by zero)
+        counts as not holding."""
+        result = self._expr.eval(data={"event": payload, "agent": agent})
+        return result.type() == cel.Type.BOOL and bool(result.value())
+
+
+def numeric_field(event_type: str, name: str) -> str | None:
+    """Why payload field `name` cannot be summed, or None when it can.
+
+    Numbers and durations (read in seconds) can.
+    """
+    message = _payload(event_type)
+    field = message.fields_by_name.get(name)
+    if field is None:
+        known = ", ".join(sorted(message.fields_by_name))
+        return f"{event_type} has no field {name!r} (it has {known})"
+    if field.is_repeated:
+        return f"{event_type}.{name} is a list, not a number"
+    if field.type in _NUMERIC:
+        return None
+    if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name == (
+        "google.protobuf.Duration"
+    ):
+        return None
+    return f"{event_type}.{name} is not a number or a duration"
+
+
+def read_number(payload: Any, name: str) -> float:
+    """A numeric payload field's value; durations in seconds."""
+    value = getattr(payload, name)
+    if isinstance(value, int | float):
+        return float(value)
+    return float(value.seconds) + float(value.nanos) / 1e9

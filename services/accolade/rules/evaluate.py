@@ -1,0 +1,267 @@
+"""Evaluating badge rules on a batch of events: what each event adds, and what is earned.
+
+The work is split so that the store can do its part set-based: `contributions` turns a
+batch into pre-aggregated deltas per window (and per day or week bucket), the store merges
+them into what it holds and returns the merged state, and `reached` decides which tiers
+that state has earned. Every delta is a commutative merge, so the outcome does not
+depend on how events were split into batches or the order in which they arrived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from accolade.rules import calendar
+from accolade.rules.aggregates import Agg, best_rolling, longest_run, merged, scalar
+from accolade.rules.conditions import read_number
+from accolade.rules.definitions import Rule, Tier
+from accolade.runtime.conditions import occurred_at
+from accolade.v1 import envelope_pb2, events_pb2
+
+# (tenant, agent, badge, window start): the state one rule keeps for one agent.
+WindowKey = tuple[str, str, str, date]
+# A window key and the day (or week) bucket within it.
+BucketKey = tuple[str, str, str, date, date]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Program:
+    """One tenant's rules: every version of every badge, by event type."""
+
+    cal: calendar.Calendar
+    by_event: Mapping[str, Sequence[Sequence[Rule]]]  # event -> badges -> versions, ascending
+    by_badge: Mapping[str, Sequence[Rule]]  # badge -> versions, ascending
+
+    @classmethod
+    def of(cls, rules: Iterable[Rule], cal: calendar.Calendar) -> Program:
+        """Groups rule versions by event type and badge."""
+        badges: dict[str, list[Rule]] = {}
+        for r in rules:
+            badges.setdefault(r.badge_id, []).append(r)
+        by_event: dict[str, list[list[Rule]]] = {}
+        for versions in badges.values():
+            versions.sort(key=lambda r: (r.effective_at, r.version))
+            by_event.setdefault(versions[0].event, []).append(versions)
+        return cls(cal, by_event, badges)
+
+    def in_force(self, event_type: str, at: datetime) -> Iterable[Rule]:
+        """The version of each badge counting `event_type` that is in force at `at`."""
+        for versions in self.by_event.get(event_type, ()):
+            current = None
+            for r in versions:
+                if r.effective_at > at:
+                    break
+                current = r
+            if current is not None and not current.archived:
+                yield current
+
+    def version_at(self, badge_id: str, at: datetime) -> Rule | None:
+        """The version of a badge in force at `at`, archived or not."""
+        current = None
+        for r in self.by_badge.get(badge_id, ()):
+            if r.effective_at > at:
+                break
+            current = r
+        return current
+
+
+@dataclasses.dataclass(slots=True)
+class Deltas:
+    """What a batch adds: per window, and per bucket for bucketed rules."""
+
+    windows: dict[WindowKey, Agg] = dataclasses.field(default_factory=dict)
+    buckets: dict[BucketKey, Agg] = dataclasses.field(default_factory=dict)
+    zones: dict[WindowKey, ZoneInfo] = dataclasses.field(default_factory=dict)
+    # Events too late to count, by (tenant, event id).
+    too_late: list[envelope_pb2.Envelope] = dataclasses.field(default_factory=list)
+
+
+def _add(into: dict[Any, Agg], key: Any, one: Agg) -> None:
+    held = into.get(key)
+    if held is None:
+        into[key] = one.copy()
+    else:
+        held.merge(one)
+
+
+def contributions(
+    events: Iterable[envelope_pb2.Envelope],
+    programs: Mapping[str, Program],
+    agents: Mapping[tuple[str, str], events_pb2.AgentUpdated],
+    now: datetime,
+) -> Deltas:
+    """What `events` add to every rule in force that counts them.
+
+    Args:
+        events: a batch, in any order.
+        programs: each tenant's program (tenants without one count nothing).
+        agents: roster entries by (tenant, agent); a missing one reads as empty.
+        now: events that happened before `now` minus the tenant's lateness are too late.
+    """
+    out = Deltas()
+    blank = events_pb2.AgentUpdated()
+    for e in events:
+        program = programs.get(e.tenant_id)
+        kind = e.WhichOneof("payload")
+        if program is None or kind is None or kind not in program.by_event:
+            continue
+        at = occurred_at(e)
+        cal = program.cal
+        if at < now - cal.lateness:
+            out.too_late.append(e)
+            continue
+        agent = agents.get((e.tenant_id, e.agent_id), blank)
+        tz = calendar.zone(agent.time_zone or cal.default_zone)
+        payload = getattr(e, kind)
+        day = calendar.local_day(at, tz)
+        mark = (at, e.event_id)
+        for rule in program.in_force(kind, at):
+            if not rule.condition.holds(payload, agent):
+                continue
+            value = read_number(payload, rule.field) if rule.field else 1.0
+            one = Agg.of(value, mark)
+            key = (
+                e.tenant_id,
+                e.agent_id,
+                rule.badge_id,
+                calendar.window_start(day, rule.window, cal.week_start),
+            )
+            _add(out.windows, key, one)
+            out.zones[key] = tz
+            if rule.bucketed:
+                bucket = day
+                if rule.aggregate == "streak" and rule.unit == "week":
+                    bucket = calendar.week_of(day, cal.week_start)
+                _add(out.buckets, (*key, bucket), one)
+    return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Standing:
+    """A rule's value for one agent in one window, and the events behind it.
+
+    Attributes:
+        value: the aggregate's value.
+        agg: the events that counted toward `value` (for a streak or a rolling window,
+            those of its best run or range).
+        start, end: the range the value covers, as instants (None: unbounded).
+    """
+
+    value: float
+    agg: Agg
+    start: datetime | None
+    end: datetime | None
+
+
+def standing(
+    rule: Rule,
+    window_start: date,
+    agg: Agg,
+    buckets: Mapping[date, Agg],
+    tz: ZoneInfo,
+    cal: calendar.Calendar,
+) -> Standing:
+    """The rule's value over a window's merged state (its buckets, for bucketed rules)."""
+    start, end = calendar.window_bounds(window_start, rule.window, tz)
+    if rule.window in calendar.ROLLING_DAYS:
+        length = calendar.ROLLING_DAYS[rule.window]
+        value, last, best = best_rolling(rule.aggregate, buckets, length, rule.min_per_day)
+        if last is None or best is None:
+            return Standing(0.0, agg, start, end)
+        first = last - timedelta(days=length - 1)
+        return Standing(
+            value, best, calendar.instant(first, tz), calendar.instant(last + timedelta(days=1), tz)
+        )
+    if rule.aggregate == "distinct_days":
+        days = [a for a in buckets.values() if a.n >= rule.min_per_day]
+        counted = merged(days)
+        return Standing(float(len(days)), counted or agg, start, end)
+    if rule.aggregate == "streak":
+        qualifying = {b: a for b, a in buckets.items() if a.n >= rule.min_per_day}
+        length, first_b, last_b = longest_run(qualifying, rule.unit, cal.working_days)
+        if first_b is None or last_b is None:
+            return Standing(0.0, agg, start, end)
+        run = merged(a for b, a in qualifying.items() if first_b <= b <= last_b) or agg
+        step = 7 if rule.unit == "week" else 1
+        return Standing(
+            float(length),
+            run,
+            calendar.instant(first_b, tz),
+            calendar.instant(last_b + timedelta(days=step), tz),
+        )
+    return Standing(scalar(rule.aggregate, agg), agg, start, end)
+
+
+def reached(rule: Rule, s: Standing) -> list[Tier]:
+    """The tiers whose threshold the standing meets."""
+    if rule.at_close and s.agg.n < rule.min_count:
+        return []
+    return [t for t in rule.tiers if s.value >= t.threshold]
+
+
+def closes_at(
+    rule: Rule, window_start: date, tz: ZoneInfo, cal: calendar.Calendar
+) -> datetime | None:
+    """When a window of an at-close rule is decided: its end plus the lateness."""
+    if not rule.at_close:
+        return None
+    _, end = calendar.window_bounds(window_start, rule.window, tz)
+    return None if end is None else end + cal.lateness
+
+
+def award_window(rule: Rule, window_start: date) -> date:
+    """The window an award is keyed by: its own for every_window, one for all time else."""
+    return window_start if rule.repeat == "every_window" else calendar.ALL_TIME
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Award:
+    """A tier an agent has reached, with the standing that reached it.
+
+    Attributes:
+        key: the window the standing was computed in.
+        award_window: what the award is keyed by besides its tier (`award_window`).
+        rule: the version that decided it: the one in force at the window's latest event.
+    """
+
+    key: WindowKey
+    award_window: date
+    rule: Rule
+    tier: Tier
+    standing: Standing
+
+
+def awards(
+    keys: Iterable[WindowKey],
+    windows: Mapping[WindowKey, Agg],
+    buckets: Mapping[WindowKey, Mapping[date, Agg]],
+    zones: Mapping[WindowKey, ZoneInfo],
+    programs: Mapping[str, Program],
+    closing: bool = False,
+) -> list[Award]:
+    """The tiers reached in each window of `keys`, from its merged state.
+
+    Args:
+        keys: the windows a batch touched (or, with `closing`, the windows that closed).
+        windows, buckets: their merged state.
+        zones: each window's time zone.
+        programs: each tenant's program.
+        closing: decide the rules decided at close (avg, min) instead of the others.
+    """
+    out: list[Award] = []
+    for key in keys:
+        tenant, _, badge, start = key
+        program = programs.get(tenant)
+        agg = windows.get(key)
+        if program is None or agg is None:
+            continue
+        rule = program.version_at(badge, agg.last[0])
+        if rule is None or rule.archived or rule.at_close != closing:
+            continue
+        s = standing(rule, start, agg, buckets.get(key, {}), zones[key], program.cal)
+        out.extend(Award(key, award_window(rule, start), rule, t, s) for t in reached(rule, s))
+    return out
