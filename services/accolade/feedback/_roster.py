@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from accolade.runtime import db
 from accolade.runtime.inbox import Batch, BatchHandler
+from accolade.runtime.roster import latest_entries
 from accolade.runtime.service import Context
 
 
@@ -11,16 +12,10 @@ def roster_handler(ctx: Context) -> BatchHandler:
     """Keeps feedback's copy of the roster, for peer kudos and recognition to come."""
 
     async def apply(batch: Batch) -> None:
-        # The newest version of each agent in the batch; versions only grow, so an older
-        # entry arriving late (a replay, say) changes nothing.
-        latest: dict[tuple[str, str], tuple[int, str, str, str]] = {}
-        for e in batch.events:
-            if e.WhichOneof("payload") != "agent_updated":
-                continue  # other roster facts (teams, sites) are not feedback's concern yet
-            a = e.agent_updated
-            key = (e.tenant_id, e.agent_id)
-            if key not in latest or latest[key][0] < a.version:
-                latest[key] = (a.version, a.display_name, a.team_id, a.site_id)
+        latest = {
+            key: (a.version, a.display_name, a.team_id, a.site_id)
+            for key, a in latest_entries(batch.events).items()
+        }
         if not latest:
             return
         await batch.conn.execute(

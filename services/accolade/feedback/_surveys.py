@@ -39,11 +39,12 @@ class Survey:
     comment: str
     submitted_at: datetime
     envelope: envelope_pb2.Envelope
+    nps: int | None = None
 
     @property
-    def answers(self) -> tuple[str, str, int, str]:
+    def answers(self) -> tuple[str, str, int, str, int | None]:
         """What a resend must repeat to be the same survey."""
-        return (self.agent_id, self.interaction_id, self.csat, self.comment)
+        return (self.agent_id, self.interaction_id, self.csat, self.comment, self.nps)
 
 
 def validate(request: pb.SubmitSurveyRequest, now: datetime) -> Survey:
@@ -60,6 +61,9 @@ def validate(request: pb.SubmitSurveyRequest, now: datetime) -> Survey:
         v.add("interaction_id", "is required")
     if not 1 <= request.csat <= 5:
         v.add("csat", f"must be between 1 and 5, not {request.csat}")
+    nps = request.nps if request.HasField("nps") else None
+    if nps is not None and not 0 <= nps <= 10:
+        v.add("nps", f"must be between 0 and 10, not {nps}")
     if len(request.comment) > MAX_COMMENT:
         v.add("comment", f"must be at most {MAX_COMMENT} characters, not {len(request.comment)}")
     if request.HasField("submitted_at"):
@@ -80,6 +84,7 @@ def validate(request: pb.SubmitSurveyRequest, now: datetime) -> Survey:
             interaction_id=request.interaction_id,
             csat=request.csat,
             comment=request.comment,
+            nps=nps,
         ),
     )
     envelope.occurred_at.FromDatetime(submitted_at)
@@ -93,6 +98,7 @@ def validate(request: pb.SubmitSurveyRequest, now: datetime) -> Survey:
         request.comment,
         submitted_at,
         envelope,
+        nps,
     )
 
 
@@ -107,9 +113,10 @@ _SURVEYS = StoreOnce(
         ("csat", "smallint"),
         ("comment", "text"),
         ("submitted_at", "timestamptz"),
+        ("nps", "smallint"),
     ],
     key=("tenant_id", "survey_id"),
-    compare=["agent_id", "interaction_id", "csat", "comment"],
+    compare=["agent_id", "interaction_id", "csat", "comment", "nps"],
 )
 
 
@@ -150,6 +157,7 @@ class Surveys:
                     s.csat,
                     s.comment,
                     s.submitted_at,
+                    s.nps,
                 )
                 for s in surveys
             ],

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
-from datetime import datetime
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 from google.protobuf import timestamp_pb2
@@ -21,7 +24,18 @@ from accolade.v1 import envelope_pb2, events_pb2, gateway_service_pb2
 MAX_BATCH = 1000
 _MAX_HANDLE_SECONDS = 24 * 3600
 # Payloads a contact-center system may send; the rest are made by Accolade itself.
-ACTIVITY_PAYLOADS = frozenset({"interaction_completed"})
+ACTIVITY_PAYLOADS = frozenset(
+    {
+        "interaction_completed",
+        "qa_evaluated",
+        "training_completed",
+        "certification_passed",
+        "adherence_reported",
+        "metric_reported",
+    }
+)
+_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_SECTIONS = 50
 _CHANNELS = frozenset(events_pb2.Channel.values()) - {events_pb2.CHANNEL_UNSPECIFIED}
 _CHANNEL_NAMES = ", ".join(events_pb2.Channel.keys()[1:])
 
@@ -70,7 +84,76 @@ def validate_envelope(v: Violations, at: str, e: envelope_pb2.Envelope, now: dat
             v.add(f"{at}.interaction_completed.handle_time", "is required")
         elif not 0 <= ic.handle_time.seconds <= _MAX_HANDLE_SECONDS or ic.handle_time.nanos < 0:
             v.add(f"{at}.interaction_completed.handle_time", "must be between 0 and 24 hours")
+    else:
+        _ACTIVITY[kind](v, f"{at}.{kind}", getattr(e, kind))
     return event_id
+
+
+def _score(v: Violations, at: str, value: float) -> None:
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        v.add(at, f"must be between 0 and 100, not {value:g}")
+
+
+def _required(v: Violations, at: str, value: str) -> None:
+    if not value:
+        v.add(at, "is required")
+    elif len(value) > 200:
+        v.add(at, "must be at most 200 characters")
+
+
+def _qa(v: Violations, at: str, p: events_pb2.QaEvaluated) -> None:
+    _required(v, f"{at}.evaluation_id", p.evaluation_id)
+    _required(v, f"{at}.form_id", p.form_id)
+    _score(v, f"{at}.score", p.score)
+    if len(p.sections) > MAX_SECTIONS:
+        v.add(f"{at}.sections", f"must hold at most {MAX_SECTIONS} sections")
+    for i, section in enumerate(p.sections):
+        _required(v, f"{at}.sections[{i}].name", section.name)
+        _score(v, f"{at}.sections[{i}].score", section.score)
+
+
+def _training(v: Violations, at: str, p: events_pb2.TrainingCompleted) -> None:
+    _required(v, f"{at}.course_id", p.course_id)
+    _score(v, f"{at}.score", p.score)
+
+
+def _certification(v: Violations, at: str, p: events_pb2.CertificationPassed) -> None:
+    _required(v, f"{at}.certification_id", p.certification_id)
+    if not 1 <= p.level <= 100:
+        v.add(f"{at}.level", f"must be between 1 and 100, not {p.level}")
+
+
+def _adherence(v: Violations, at: str, p: events_pb2.AdherenceReported) -> None:
+    try:
+        date.fromisoformat(p.day)
+    except ValueError:
+        v.add(f"{at}.day", f"must be a day as YYYY-MM-DD, not {p.day[:32]!r}")
+    _score(v, f"{at}.adherence_percent", p.adherence_percent)
+
+
+def _metric(v: Violations, at: str, p: events_pb2.MetricReported) -> None:
+    if not _METRIC_NAME.match(p.name):
+        v.add(f"{at}.name", "must be 1-64 lower-case letters, digits and _, starting with a letter")
+    if not math.isfinite(p.value):
+        v.add(f"{at}.value", "must be a finite number")
+    if not p.HasField("period_start"):
+        v.add(f"{at}.period_start", "is required")
+    if not p.HasField("period_end"):
+        v.add(f"{at}.period_end", "is required")
+    elif (
+        p.HasField("period_start")
+        and p.period_end.ToNanoseconds() <= p.period_start.ToNanoseconds()
+    ):
+        v.add(f"{at}.period_end", "must be after period_start")
+
+
+_ACTIVITY: dict[str, Callable[[Violations, str, Any], None]] = {
+    "qa_evaluated": _qa,
+    "training_completed": _training,
+    "certification_passed": _certification,
+    "adherence_reported": _adherence,
+    "metric_reported": _metric,
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
 import asyncpg
 
-from accolade.runtime import outbox
+from accolade.rules import calendar
+from accolade.runtime import db, outbox
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import envelope_pb2, events_pb2, gateway_service_pb2
 
 MAX_AGENTS = 1000
 MAX_NAME = 200
+MAX_SKILLS = 50
 # Roster event ids derive from (tenant, agent, version): a replay emits the same ids.
 _NAMESPACE = uuid.UUID("5d0e4c1a-7b29-4e0f-8a63-2f4b9c1e7d04")
 
@@ -40,10 +43,26 @@ def validate(tenant_id: str, agents: Sequence[gateway_service_pb2.AgentProfile])
             v.add(f"agents[{i}].display_name", "is required")
         elif len(a.display_name) > MAX_NAME:
             v.add(f"agents[{i}].display_name", f"must be at most {MAX_NAME} characters")
-        if a.team_id:
-            v.identifier(f"agents[{i}].team_id", a.team_id)
-        if a.site_id:
-            v.identifier(f"agents[{i}].site_id", a.site_id)
+        for name in ("team_id", "site_id", "region_id", "manager_id"):
+            if value := getattr(a, name):
+                v.identifier(f"agents[{i}].{name}", value)
+        if a.time_zone:
+            try:
+                calendar.zone(a.time_zone)
+            except ValueError as exc:
+                v.add(f"agents[{i}].time_zone", str(exc))
+        if a.hire_date:
+            try:
+                date.fromisoformat(a.hire_date)
+            except ValueError:
+                v.add(
+                    f"agents[{i}].hire_date",
+                    f"must be a day as YYYY-MM-DD, not {a.hire_date[:32]!r}",
+                )
+        if len(a.skills) > MAX_SKILLS:
+            v.add(f"agents[{i}].skills", f"must hold at most {MAX_SKILLS} skills")
+        for k, skill in enumerate(a.skills):
+            v.identifier(f"agents[{i}].skills[{k}]", skill)
     v.check()
 
 
@@ -59,19 +78,34 @@ async def upsert(
     async with pool.acquire() as conn, conn.transaction():
         # An unchanged entry matches the WHERE of DO UPDATE nowhere, so it returns no row.
         rows = await conn.fetch(
-            "INSERT INTO roster_agents AS r (tenant_id, agent_id, display_name, team_id, site_id, updated_at) "
-            "SELECT $1, a, n, t, s, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(a, n, t, s) "
+            "INSERT INTO roster_agents AS r (tenant_id, agent_id, display_name, team_id, site_id, "
+            "  region_id, time_zone, manager_id, hire_date, skills, updated_at) "
+            "SELECT $1, a, n, t, s, g, z, m, h, string_to_array(k, ' '), $11 "
+            "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+            "  $8::text[], $9::text[], $10::text[]) AS x(a, n, t, s, g, z, m, h, k) "
             "ON CONFLICT (tenant_id, agent_id) DO UPDATE SET display_name = EXCLUDED.display_name, "
-            "  team_id = EXCLUDED.team_id, site_id = EXCLUDED.site_id, version = r.version + 1, "
-            "  updated_at = EXCLUDED.updated_at "
-            "WHERE (r.display_name, r.team_id, r.site_id) "
-            "  IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.team_id, EXCLUDED.site_id) "
-            "RETURNING agent_id, display_name, team_id, site_id, version",
+            "  team_id = EXCLUDED.team_id, site_id = EXCLUDED.site_id, "
+            "  region_id = EXCLUDED.region_id, time_zone = EXCLUDED.time_zone, "
+            "  manager_id = EXCLUDED.manager_id, hire_date = EXCLUDED.hire_date, "
+            "  skills = EXCLUDED.skills, version = r.version + 1, updated_at = EXCLUDED.updated_at "
+            "WHERE (r.display_name, r.team_id, r.site_id, r.region_id, r.time_zone, r.manager_id, "
+            "  r.hire_date, r.skills) IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.team_id, "
+            "  EXCLUDED.site_id, EXCLUDED.region_id, EXCLUDED.time_zone, EXCLUDED.manager_id, "
+            "  EXCLUDED.hire_date, EXCLUDED.skills) "
+            "RETURNING agent_id, display_name, team_id, site_id, region_id, time_zone, manager_id, "
+            "  hire_date, skills, version",
             tenant_id,
-            [a.agent_id for a in agents],
-            [a.display_name.strip() for a in agents],
-            [a.team_id for a in agents],
-            [a.site_id for a in agents],
+            # Skills are identifiers, so a space joins them without ambiguity.
+            *db.columns(
+                [
+                    (
+                        *(a.agent_id, a.display_name.strip(), a.team_id, a.site_id, a.region_id),
+                        *(a.time_zone, a.manager_id, a.hire_date, " ".join(a.skills)),
+                    )
+                    for a in agents
+                ],
+                9,
+            ),
             now,
         )
         events = []
@@ -85,6 +119,11 @@ async def upsert(
                     team_id=r["team_id"],
                     site_id=r["site_id"],
                     version=r["version"],
+                    region_id=r["region_id"],
+                    time_zone=r["time_zone"],
+                    manager_id=r["manager_id"],
+                    hire_date=r["hire_date"],
+                    skills=r["skills"],
                 ),
             )
             e.occurred_at.FromDatetime(now)

@@ -129,16 +129,18 @@ class LevelTable(_message.Message):
     def __init__(self, metadata: _Optional[_Union[ObjectMeta, _Mapping]] = ..., spec: _Optional[_Union[LevelTableSpec, _Mapping]] = ..., version: _Optional[int] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApplyProgramRequest(_message.Message):
-    __slots__ = ("tenant_id", "badges", "level_table", "dry_run")
+    __slots__ = ("tenant_id", "badges", "level_table", "dry_run", "effective_at")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     BADGES_FIELD_NUMBER: _ClassVar[int]
     LEVEL_TABLE_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     badges: _containers.RepeatedCompositeFieldContainer[BadgeDefinition]
     level_table: LevelTable
     dry_run: bool
-    def __init__(self, tenant_id: _Optional[str] = ..., badges: _Optional[_Iterable[_Union[BadgeDefinition, _Mapping]]] = ..., level_table: _Optional[_Union[LevelTable, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    effective_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., badges: _Optional[_Iterable[_Union[BadgeDefinition, _Mapping]]] = ..., level_table: _Optional[_Union[LevelTable, _Mapping]] = ..., dry_run: _Optional[bool] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DefinitionChange(_message.Message):
     __slots__ = ("kind", "id", "action", "version")

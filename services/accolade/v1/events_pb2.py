@@ -26,29 +26,41 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x63\x63olade/v1/events.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n\x14InteractionCompleted\x12\x16\n\x0einteraction_id\x18\x01 \x01(\t\x12%\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x14.accolade.v1.Channel\x12.\n\x0bhandle_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1e\n\x16resolved_first_contact\x18\x04 \x01(\x08\x12\x13\n\x0btransferred\x18\x05 \x01(\x08\"[\n\x0fSurveySubmitted\x12\x11\n\tsurvey_id\x18\x01 \x01(\t\x12\x16\n\x0einteraction_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63sat\x18\x03 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"\x89\x02\n\x0b\x45xplanation\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x14\n\x0crule_version\x18\x02 \x01(\x05\x12\x0e\n\x06window\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x19\n\x11trigger_event_ids\x18\x06 \x03(\t\x12\x0f\n\x07tier_id\x18\x07 \x01(\t\x12\x30\n\x0cwindow_start\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65vent_count\x18\n \x01(\x03\"z\n\x0c\x42\x61\x64geAwarded\x12\x10\n\x08\x62\x61\x64ge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\x0b\x65xplanation\x18\x03 \x01(\x0b\x32\x18.accolade.v1.Explanation\x12\x0f\n\x07tier_id\x18\x04 \x01(\t\x12\n\n\x02xp\x18\x05 \x01(\x03\"N\n\x0cLevelReached\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02xp\x18\x03 \x01(\x03\x12\x15\n\rtable_version\x18\x04 \x01(\x05\"]\n\x13\x43hallengeProgressed\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x10\n\x08progress\x18\x03 \x01(\x03\x12\x0e\n\x06target\x18\x04 \x01(\x03\"\x87\x01\n\x12\x43hallengeCompleted\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\x03\x12-\n\x0b\x65xplanation\x18\x05 \x01(\x0b\x32\x18.accolade.v1.Explanation\"\xb4\x01\n\x0c\x41gentUpdated\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12\x0f\n\x07site_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12\x11\n\tregion_id\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nmanager_id\x18\x07 \x01(\t\x12\x11\n\thire_date\x18\x08 \x01(\t\x12\x0e\n\x06skills\x18\t \x03(\t*\x85\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_VOICE\x10\x01\x12\x10\n\x0c\x43HANNEL_CHAT\x10\x02\x12\x11\n\rCHANNEL_EMAIL\x10\x03\x12\x15\n\x11\x43HANNEL_MESSAGING\x10\x04\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x63\x63olade/v1/events.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n\x14InteractionCompleted\x12\x16\n\x0einteraction_id\x18\x01 \x01(\t\x12%\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x14.accolade.v1.Channel\x12.\n\x0bhandle_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1e\n\x16resolved_first_contact\x18\x04 \x01(\x08\x12\x13\n\x0btransferred\x18\x05 \x01(\x08\"u\n\x0fSurveySubmitted\x12\x11\n\tsurvey_id\x18\x01 \x01(\t\x12\x16\n\x0einteraction_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63sat\x18\x03 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x12\x10\n\x03nps\x18\x05 \x01(\x05H\x00\x88\x01\x01\x42\x06\n\x04_nps\"(\n\tQaSection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\"\x9c\x01\n\x0bQaEvaluated\x12\x15\n\revaluation_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12(\n\x08sections\x18\x04 \x03(\x0b\x32\x16.accolade.v1.QaSection\x12\x14\n\x0c\x65valuator_id\x18\x05 \x01(\t\x12\x16\n\x0einteraction_id\x18\x06 \x01(\t\"5\n\x11TrainingCompleted\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\">\n\x13\x43\x65rtificationPassed\x12\x18\n\x10\x63\x65rtification_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\";\n\x11\x41\x64herenceReported\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x19\n\x11\x61\x64herence_percent\x18\x02 \x01(\x01\"\x8f\x01\n\x0eMetricReported\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x30\n\x0cperiod_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x89\x02\n\x0b\x45xplanation\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x14\n\x0crule_version\x18\x02 \x01(\x05\x12\x0e\n\x06window\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x19\n\x11trigger_event_ids\x18\x06 \x03(\t\x12\x0f\n\x07tier_id\x18\x07 \x01(\t\x12\x30\n\x0cwindow_start\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65vent_count\x18\n \x01(\x03\"z\n\x0c\x42\x61\x64geAwarded\x12\x10\n\x08\x62\x61\x64ge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\x0b\x65xplanation\x18\x03 \x01(\x0b\x32\x18.accolade.v1.Explanation\x12\x0f\n\x07tier_id\x18\x04 \x01(\t\x12\n\n\x02xp\x18\x05 \x01(\x03\"N\n\x0cLevelReached\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02xp\x18\x03 \x01(\x03\x12\x15\n\rtable_version\x18\x04 \x01(\x05\"]\n\x13\x43hallengeProgressed\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x10\n\x08progress\x18\x03 \x01(\x03\x12\x0e\n\x06target\x18\x04 \x01(\x03\"\x87\x01\n\x12\x43hallengeCompleted\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\x03\x12-\n\x0b\x65xplanation\x18\x05 \x01(\x0b\x32\x18.accolade.v1.Explanation\"\xb4\x01\n\x0c\x41gentUpdated\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12\x0f\n\x07site_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12\x11\n\tregion_id\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nmanager_id\x18\x07 \x01(\t\x12\x11\n\thire_date\x18\x08 \x01(\t\x12\x0e\n\x06skills\x18\t \x03(\t*\x85\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_VOICE\x10\x01\x12\x10\n\x0c\x43HANNEL_CHAT\x10\x02\x12\x11\n\rCHANNEL_EMAIL\x10\x03\x12\x15\n\x11\x43HANNEL_MESSAGING\x10\x04\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=1277
-  _globals['_CHANNEL']._serialized_end=1410
+  _globals['_CHANNEL']._serialized_start=1830
+  _globals['_CHANNEL']._serialized_end=1963
   _globals['_INTERACTIONCOMPLETED']._serialized_start=107
   _globals['_INTERACTIONCOMPLETED']._serialized_end=293
   _globals['_SURVEYSUBMITTED']._serialized_start=295
-  _globals['_SURVEYSUBMITTED']._serialized_end=386
-  _globals['_EXPLANATION']._serialized_start=389
-  _globals['_EXPLANATION']._serialized_end=654
-  _globals['_BADGEAWARDED']._serialized_start=656
-  _globals['_BADGEAWARDED']._serialized_end=778
-  _globals['_LEVELREACHED']._serialized_start=780
-  _globals['_LEVELREACHED']._serialized_end=858
-  _globals['_CHALLENGEPROGRESSED']._serialized_start=860
-  _globals['_CHALLENGEPROGRESSED']._serialized_end=953
-  _globals['_CHALLENGECOMPLETED']._serialized_start=956
-  _globals['_CHALLENGECOMPLETED']._serialized_end=1091
-  _globals['_AGENTUPDATED']._serialized_start=1094
-  _globals['_AGENTUPDATED']._serialized_end=1274
+  _globals['_SURVEYSUBMITTED']._serialized_end=412
+  _globals['_QASECTION']._serialized_start=414
+  _globals['_QASECTION']._serialized_end=454
+  _globals['_QAEVALUATED']._serialized_start=457
+  _globals['_QAEVALUATED']._serialized_end=613
+  _globals['_TRAININGCOMPLETED']._serialized_start=615
+  _globals['_TRAININGCOMPLETED']._serialized_end=668
+  _globals['_CERTIFICATIONPASSED']._serialized_start=670
+  _globals['_CERTIFICATIONPASSED']._serialized_end=732
+  _globals['_ADHERENCEREPORTED']._serialized_start=734
+  _globals['_ADHERENCEREPORTED']._serialized_end=793
+  _globals['_METRICREPORTED']._serialized_start=796
+  _globals['_METRICREPORTED']._serialized_end=939
+  _globals['_EXPLANATION']._serialized_start=942
+  _globals['_EXPLANATION']._serialized_end=1207
+  _globals['_BADGEAWARDED']._serialized_start=1209
+  _globals['_BADGEAWARDED']._serialized_end=1331
+  _globals['_LEVELREACHED']._serialized_start=1333
+  _globals['_LEVELREACHED']._serialized_end=1411
+  _globals['_CHALLENGEPROGRESSED']._serialized_start=1413
+  _globals['_CHALLENGEPROGRESSED']._serialized_end=1506
+  _globals['_CHALLENGECOMPLETED']._serialized_start=1509
+  _globals['_CHALLENGECOMPLETED']._serialized_end=1644
+  _globals['_AGENTUPDATED']._serialized_start=1647
+  _globals['_AGENTUPDATED']._serialized_end=1827
 # @@protoc_insertion_point(module_scope)

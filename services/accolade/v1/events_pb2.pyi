@@ -41,16 +41,78 @@ class InteractionCompleted(_message.Message):
     def __init__(self, interaction_id: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., handle_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., resolved_first_contact: _Optional[bool] = ..., transferred: _Optional[bool] = ...) -> None: ...
 
 class SurveySubmitted(_message.Message):
-    __slots__ = ("survey_id", "interaction_id", "csat", "comment")
+    __slots__ = ("survey_id", "interaction_id", "csat", "comment", "nps")
     SURVEY_ID_FIELD_NUMBER: _ClassVar[int]
     INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
     CSAT_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    NPS_FIELD_NUMBER: _ClassVar[int]
     survey_id: str
     interaction_id: str
     csat: int
     comment: str
-    def __init__(self, survey_id: _Optional[str] = ..., interaction_id: _Optional[str] = ..., csat: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+    nps: int
+    def __init__(self, survey_id: _Optional[str] = ..., interaction_id: _Optional[str] = ..., csat: _Optional[int] = ..., comment: _Optional[str] = ..., nps: _Optional[int] = ...) -> None: ...
+
+class QaSection(_message.Message):
+    __slots__ = ("name", "score")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    score: float
+    def __init__(self, name: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class QaEvaluated(_message.Message):
+    __slots__ = ("evaluation_id", "form_id", "score", "sections", "evaluator_id", "interaction_id")
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FORM_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    evaluation_id: str
+    form_id: str
+    score: float
+    sections: _containers.RepeatedCompositeFieldContainer[QaSection]
+    evaluator_id: str
+    interaction_id: str
+    def __init__(self, evaluation_id: _Optional[str] = ..., form_id: _Optional[str] = ..., score: _Optional[float] = ..., sections: _Optional[_Iterable[_Union[QaSection, _Mapping]]] = ..., evaluator_id: _Optional[str] = ..., interaction_id: _Optional[str] = ...) -> None: ...
+
+class TrainingCompleted(_message.Message):
+    __slots__ = ("course_id", "score")
+    COURSE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    course_id: str
+    score: float
+    def __init__(self, course_id: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class CertificationPassed(_message.Message):
+    __slots__ = ("certification_id", "level")
+    CERTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    certification_id: str
+    level: int
+    def __init__(self, certification_id: _Optional[str] = ..., level: _Optional[int] = ...) -> None: ...
+
+class AdherenceReported(_message.Message):
+    __slots__ = ("day", "adherence_percent")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    ADHERENCE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    adherence_percent: float
+    def __init__(self, day: _Optional[str] = ..., adherence_percent: _Optional[float] = ...) -> None: ...
+
+class MetricReported(_message.Message):
+    __slots__ = ("name", "value", "period_start", "period_end")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: float
+    period_start: _timestamp_pb2.Timestamp
+    period_end: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Explanation(_message.Message):
     __slots__ = ("rule_id", "rule_version", "window", "value", "threshold", "trigger_event_ids", "tier_id", "window_start", "window_end", "event_count")

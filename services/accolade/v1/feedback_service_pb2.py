@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"accolade/v1/feedback_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x01\n\x13SubmitSurveyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x11\n\tsurvey_id\x18\x03 \x01(\t\x12\x16\n\x0einteraction_id\x18\x04 \x01(\t\x12\x0c\n\x04\x63sat\x18\x05 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x14SubmitSurveyResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x32\x66\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12S\n\x0cSubmitSurvey\x12 .accolade.v1.SubmitSurveyRequest\x1a!.accolade.v1.SubmitSurveyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"accolade/v1/feedback_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n\x13SubmitSurveyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x11\n\tsurvey_id\x18\x03 \x01(\t\x12\x16\n\x0einteraction_id\x18\x04 \x01(\t\x12\x0c\n\x04\x63sat\x18\x05 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x03nps\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\x06\n\x04_nps\";\n\x14SubmitSurveyResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x32\x66\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12S\n\x0cSubmitSurvey\x12 .accolade.v1.SubmitSurveyRequest\x1a!.accolade.v1.SubmitSurveyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.feedback_servic
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBMITSURVEYREQUEST']._serialized_start=85
-  _globals['_SUBMITSURVEYREQUEST']._serialized_end=267
-  _globals['_SUBMITSURVEYRESPONSE']._serialized_start=269
-  _globals['_SUBMITSURVEYRESPONSE']._serialized_end=328
-  _globals['_FEEDBACKSERVICE']._serialized_start=330
-  _globals['_FEEDBACKSERVICE']._serialized_end=432
+  _globals['_SUBMITSURVEYREQUEST']._serialized_end=293
+  _globals['_SUBMITSURVEYRESPONSE']._serialized_start=295
+  _globals['_SUBMITSURVEYRESPONSE']._serialized_end=354
+  _globals['_FEEDBACKSERVICE']._serialized_start=356
+  _globals['_FEEDBACKSERVICE']._serialized_end=458
 # @@protoc_insertion_point(module_scope)

@@ -115,6 +115,8 @@ async def test_invalid_surveys_are_rejected_naming_the_field(start_service) -> N
         ),
         "no agent": (submission(agent_id=""), "agent_id"),
         "no interaction": (submission(interaction_id=""), "interaction_id"),
+        "nps 11": (submission(nps=11), "nps"),
+        "nps -1": (submission(nps=-1), "nps"),
     }
 
     async def fields_named(request: pb.SubmitSurveyRequest) -> list[str]:
@@ -131,6 +133,32 @@ async def test_invalid_surveys_are_rejected_naming_the_field(start_service) -> N
     # The limits themselves are accepted, and submitted_at may be left out (meaning now).
     for request in (submission(csat=1), submission(csat=5, comment="x" * 2000), no_time):
         assert not (await stub.SubmitSurvey(request)).duplicate
+
+
+async def test_an_nps_answer_is_published_and_part_of_what_a_resend_repeats(
+    start_service, infra
+) -> None:
+    feedback = await start_service("feedback")
+    stub = pb_grpc.FeedbackServiceStub(feedback.channel)
+    promoter, zero, unasked = submission(nps=10), submission(nps=0), submission()
+    for request in (promoter, zero, unasked):
+        assert not (await stub.SubmitSurvey(request)).duplicate
+    assert (await stub.SubmitSurvey(altered(promoter))).duplicate
+    # 0 is an answer, not the absence of one.
+    for changed in (altered(zero, csat=zero.csat), altered(promoter, nps=9)):
+        if changed.nps == zero.nps:
+            changed.ClearField("nps")
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.SubmitSurvey(changed)
+        assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    await outbox_published(feedback.settings)
+    published = {
+        e.event_id: e.survey_submitted
+        for _, e in await read_topic(infra.bootstrap, feedback.settings.topics.topic("feedback"))
+    }
+    assert published[promoter.survey_id].nps == 10
+    assert published[zero.survey_id].HasField("nps") and published[zero.survey_id].nps == 0
+    assert not published[unasked.survey_id].HasField("nps")
 
 
 async def test_concurrent_surveys_share_commits_and_answer_once_durable(

@@ -138,3 +138,90 @@ async def test_concurrent_one_event_calls_share_commits_and_answer_once_durable(
     )
     assert calls == 81
     assert commits < calls  # calls that came together were stored together
+
+
+def activity(**payload: object) -> envelope_pb2.Envelope:
+    """An envelope of ana's carrying one of the activity payloads beside interactions."""
+    e = interaction("acme", "ana")
+    e.ClearField("interaction_completed")
+    ((kind, value),) = payload.items()
+    getattr(e, kind).CopyFrom(value)
+    return e
+
+
+def metric_reported(name: str, value: float, hours: float) -> events_pb2.MetricReported:
+    m = events_pb2.MetricReported(name=name, value=value)
+    m.period_start.FromDatetime(datetime(2026, 11, 30, 22, tzinfo=UTC))
+    m.period_end.FromDatetime(datetime(2026, 11, 30, 22, tzinfo=UTC) + timedelta(hours=hours))
+    return m
+
+
+async def test_activity_beyond_interactions_is_validated_and_published(
+    start_service, infra
+) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    good = [
+        activity(
+            qa_evaluated=events_pb2.QaEvaluated(
+                evaluation_id="qa-1",
+                form_id="voice-2026",
+                score=92.5,
+                sections=[events_pb2.QaSection(name="greeting", score=100)],
+                evaluator_id="qa.lead",
+            )
+        ),
+        activity(training_completed=events_pb2.TrainingCompleted(course_id="gdpr-101", score=88)),
+        activity(
+            certification_passed=events_pb2.CertificationPassed(certification_id="billing", level=2)
+        ),
+        activity(
+            adherence_reported=events_pb2.AdherenceReported(
+                day="2026-11-30", adherence_percent=96.4
+            )
+        ),
+        activity(metric_reported=metric_reported("night_shift_hours", 7.5, 8)),
+    ]
+    reply = await stub.PublishEvents(pb.PublishEventsRequest(events=good))
+    assert [r.status for r in reply.results] == [ACCEPTED] * 5
+    await outbox_published(gateway.settings)
+    published = {
+        e.event_id: e
+        for _, e in await read_topic(infra.bootstrap, gateway.settings.topics.topic("activity"))
+    }
+    for e in good:
+        assert published[e.event_id].WhichOneof("payload") == e.WhichOneof("payload")
+        assert getattr(published[e.event_id], e.WhichOneof("payload")) == getattr(
+            e, e.WhichOneof("payload")
+        )
+
+    bad = [
+        activity(qa_evaluated=events_pb2.QaEvaluated(evaluation_id="qa-2", form_id="f", score=101)),
+        activity(
+            qa_evaluated=events_pb2.QaEvaluated(
+                form_id="f", sections=[events_pb2.QaSection(score=5)]
+            )
+        ),
+        activity(training_completed=events_pb2.TrainingCompleted(score=50)),
+        activity(
+            certification_passed=events_pb2.CertificationPassed(certification_id="c", level=0)
+        ),
+        activity(
+            adherence_reported=events_pb2.AdherenceReported(day="30/11/2026", adherence_percent=90)
+        ),
+        activity(metric_reported=metric_reported("Night Hours", float("nan"), -1)),
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.PublishEvents(pb.PublishEventsRequest(events=bad))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in bad_request_violations(caught.value)] == [
+        "events[0].qa_evaluated.score",
+        "events[1].qa_evaluated.evaluation_id",
+        "events[1].qa_evaluated.sections[0].name",
+        "events[2].training_completed.course_id",
+        "events[3].certification_passed.level",
+        "events[4].adherence_reported.day",
+        "events[5].metric_reported.name",
+        "events[5].metric_reported.value",
+        "events[5].metric_reported.period_end",
+    ]

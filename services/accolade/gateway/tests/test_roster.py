@@ -51,6 +51,36 @@ async def test_upserts_publish_each_change_once_and_feedback_keeps_the_roster(
     ]
     assert len({e.event_id for e in published}) == 3
 
+    # The whole profile travels: time zone, region, manager, hire date, skills.
+    full = pb.AgentProfile(
+        agent_id="a3",
+        display_name="Cleo",
+        region_id="emea",
+        time_zone="Europe/Lisbon",
+        manager_id="m1",
+        hire_date="2024-05-01",
+        skills=["billing", "spanish"],
+    )
+    assert (
+        await stub.UpsertAgents(pb.UpsertAgentsRequest(tenant_id="acme", agents=[full]))
+    ).created == 1
+    assert (
+        await stub.UpsertAgents(pb.UpsertAgentsRequest(tenant_id="acme", agents=[full]))
+    ).unchanged == 1
+    await outbox_published(gateway.settings)
+    (cleo,) = [
+        e.agent_updated
+        for _, e in await read_topic(infra.bootstrap, gateway.settings.topics.topic("roster"))
+        if e.agent_id == "a3"
+    ]
+    assert (cleo.region_id, cleo.time_zone, cleo.manager_id, cleo.hire_date, list(cleo.skills)) == (
+        "emea",
+        "Europe/Lisbon",
+        "m1",
+        "2024-05-01",
+        ["billing", "spanish"],
+    )
+
     # Feedback reads the roster topic into its own table. An old version arriving late, as
     # an event of its own (an id the inbox has not seen), does not undo the newer one.
     feedback = await start_service("feedback")
@@ -69,7 +99,9 @@ async def test_upserts_publish_each_change_once_and_feedback_keeps_the_roster(
             await conn.close()
         return {r["agent_id"]: (r["team_id"], r["version"]) for r in rows}
 
-    assert await eventually(roster, lambda r: r == {"a1": ("blue", 1), "a2": ("red", 2)})
+    assert await eventually(
+        roster, lambda r: r == {"a1": ("blue", 1), "a2": ("red", 2), "a3": ("", 1)}
+    )
 
 
 @pytest.mark.parametrize(
@@ -80,6 +112,22 @@ async def test_upserts_publish_each_change_once_and_feedback_keeps_the_roster(
         ([pb.AgentProfile(agent_id="", display_name="X")], "agents[0].agent_id"),
         ([profile("a1", "A"), profile("a1", "B")], "agents[1].agent_id"),
         ([profile("a1", "A", team="no spaces")], "agents[0].team_id"),
+        (
+            [pb.AgentProfile(agent_id="a1", display_name="A", time_zone="Europe/Lisbn")],
+            "agents[0].time_zone",
+        ),
+        (
+            [pb.AgentProfile(agent_id="a1", display_name="A", time_zone="CEST")],
+            "agents[0].time_zone",
+        ),
+        (
+            [pb.AgentProfile(agent_id="a1", display_name="A", hire_date="2026-13-01")],
+            "agents[0].hire_date",
+        ),
+        (
+            [pb.AgentProfile(agent_id="a1", display_name="A", skills=["ok", "not ok"])],
+            "agents[0].skills[1]",
+        ),
     ],
 )
 async def test_bad_roster_entries_get_invalid_argument_naming_the_field(
