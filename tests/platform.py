@@ -29,6 +29,7 @@ from accolade.local.stack import (
 from accolade.runtime.settings import Settings, Topics
 
 # Re-exported: the system tests build their events with the services' own builder.
+from accolade.testing import BASICS, program_request
 from accolade.testing import interaction as interaction
 from accolade.v1 import (
     achievements_service_pb2,
@@ -146,6 +147,10 @@ class Platform:
     @property
     def leaderboards(self) -> leaderboards_service_pb2_grpc.LeaderboardsServiceStub:
         return leaderboards_service_pb2_grpc.LeaderboardsServiceStub(self.channels["leaderboards"])
+
+    async def apply_program(self, tenant: str, only: Iterable[str] | None = BASICS) -> None:
+        """Applies the starter program's badges `only` names (all of it with None)."""
+        await self.achievements.ApplyProgram(program_request(tenant, only))
 
     async def badges(self, tenant: str, agent: str) -> list[str]:
         reply = await self.achievements.ListAgentBadges(

@@ -34,6 +34,7 @@ async def accolade(*args: str, database_url: str) -> subprocess.CompletedProcess
 async def test_a_dead_letter_is_listed_and_replayed_once_its_cause_is_fixed(
     platform: Platform, tenant: str
 ) -> None:
+    await platform.apply_program(tenant)
     conn = await asyncpg.connect(platform.database_url)
     try:
         # A mistake an operator will fix: a constraint that refuses one agent's badges. The

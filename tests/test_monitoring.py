@@ -166,6 +166,7 @@ async def test_prometheus_runs_every_dashboard_query_and_alert_rule_on_live_data
     tenant: str,
 ) -> None:
     platform = platform_own_broker
+    await platform.apply_program(tenant)
     activity = f"{platform.namespace}.activity.v1"
 
     # A day's work: ana completes the challenge and earns both badges; one bad survey.

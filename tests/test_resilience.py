@@ -71,6 +71,7 @@ async def assert_exactly_once(
 async def test_killing_achievements_mid_batch_loses_and_doubles_nothing(
     platform: Platform, tenant: str
 ) -> None:
+    await platform.apply_program(tenant)
     flowing = asyncio.create_task(stream_events(platform, tenant, batches=40))
     conn = await asyncpg.connect(platform.database_url)
     try:
@@ -132,6 +133,7 @@ async def test_a_broker_that_loses_everything_loses_no_accepted_event(
     platform_own_broker: Platform, private_broker: EmbeddedBroker, tenant: str
 ) -> None:
     platform = platform_own_broker
+    await platform.apply_program(tenant)
     stop = asyncio.Event()
     flowing = asyncio.create_task(stream_events(platform, tenant, batches=60, stop=stop))
     await asyncio.sleep(0.8)

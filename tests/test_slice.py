@@ -22,6 +22,7 @@ DUPLICATE = gateway_service_pb2.EVENT_STATUS_DUPLICATE
 async def test_activity_and_feedback_become_badges_boards_and_challenges(
     platform: Platform, tenant: str
 ) -> None:
+    await platform.apply_program(tenant)
     watched: list[envelope_pb2.Envelope] = []
     stream = platform.gateway.WatchAgent(
         gateway_service_pb2.WatchAgentRequest(tenant_id=tenant, agent_id="ana")
@@ -103,6 +104,7 @@ async def test_activity_and_feedback_become_badges_boards_and_challenges(
 async def test_every_event_sent_twice_gives_the_same_state_as_once(
     platform: Platform, tenant: str, infra
 ) -> None:
+    await platform.apply_program(tenant)
     events = [interaction(tenant, f"agent-{i % 3}") for i in range(12)]
     assert await platform.publish(events) == [ACCEPTED] * 12
     assert await platform.publish(events) == [DUPLICATE] * 12

@@ -10,7 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from accolade import _dead_letter_commands, catalog
+from accolade import _dead_letter_commands, _program_commands, catalog
 from accolade.runtime import logs
 from accolade.runtime.settings import Settings, SettingsError
 
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_demo)
 
     _dead_letter_commands.add_parser(sub)
+    _program_commands.add_parsers(sub)
 
     args = parser.parse_args(argv)
     try:

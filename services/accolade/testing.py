@@ -15,12 +15,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from accolade import catalog
+from accolade import catalog, programs
 from accolade.runtime.kafka import envelope_key
 from accolade.runtime.settings import Settings
-from accolade.v1 import envelope_pb2, events_pb2
+from accolade.v1 import (
+    achievements_service_pb2,
+    achievements_service_pb2_grpc,
+    envelope_pb2,
+    events_pb2,
+)
 
 T = TypeVar("T")
+
+# The starter program's two simplest badges, each earned by one event: what most tests need.
+BASICS = ("first-resolution", "five-stars")
 
 # Long enough for a consumer group to form on the embedded broker and catch up.
 WAIT_SECONDS = 20.0
@@ -66,6 +74,24 @@ def survey(
     e.occurred_at.FromDatetime(occurred_at or datetime.now(UTC) - timedelta(minutes=3))
     e.recorded_at.GetCurrentTime()
     return e
+
+
+def program_request(
+    tenant: str, only: Iterable[str] | None = BASICS, *, since: timedelta = timedelta(days=30)
+) -> achievements_service_pb2.ApplyProgramRequest:
+    """Applies the starter program (or only the badges `only` names) to `tenant`, in force
+    from `since` ago, so that events of the recent past count."""
+    return programs.starter(tenant, effective_at=datetime.now(UTC) - since, only=only)
+
+
+async def apply_program(
+    channel: object, *tenants: str, only: Iterable[str] | None = BASICS
+) -> None:
+    """Applies the starter program's badges `only` (all with None) to each of `tenants`
+    through the achievements service at `channel`."""
+    stub = achievements_service_pb2_grpc.AchievementsServiceStub(channel)  # type: ignore[no-untyped-call]
+    for tenant in tenants:
+        await stub.ApplyProgram(program_request(tenant, only))
 
 
 async def produce(bootstrap: str, topic: str, envelopes: Iterable[envelope_pb2.Envelope]) -> None:
@@ -203,6 +229,8 @@ async def caught_up(settings: Settings) -> None:
                 for name in map(settings.topics.topic, spec.topics)
                 for p in sorted(consumer.partitions_for_topic(name) or ())
             ]
+            if not tps:
+                continue  # a topic nothing was ever sent to: nothing to catch up on
             consumer.assign(tps)
             ends = await _log_ends(consumer, tps)
             group = f"{settings.topics.namespace}.{settings.service}.{spec.name}"

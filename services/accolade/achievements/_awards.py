@@ -1,98 +1,185 @@
-"""Awarding badges from a batch of activity and feedback, set-based."""
+"""Awarding badges from a batch of activity and feedback, by each tenant's program."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
 
-from accolade.achievements._rules import BUILT_IN, BadgeRule
-from accolade.runtime import db
-from accolade.runtime.conditions import occurred_at
+import asyncpg
+
+from accolade.achievements import _store
+from accolade.achievements._programs import Loaded, Programs
+from accolade.rules import calendar, evaluate
+from accolade.rules.definitions import Levels
+from accolade.rules.evaluate import Award
+from accolade.runtime import db, outbox
 from accolade.runtime.inbox import Batch, BatchHandler
+from accolade.runtime.roster import latest_entries
 from accolade.runtime.service import Context
 from accolade.runtime.validation import utcnow
 from accolade.v1 import envelope_pb2, events_pb2
 
-# Award event ids derive from (tenant, agent, badge), so a replay emits the same ids.
-_AWARD_NAMESPACE = uuid.UUID("7f1c1e0e-5a43-4d0c-9c55-3d0f1f6b0a01")
+log = logging.getLogger(__name__)
+# How often windows that are decided at close (avg, min) are looked for.
+CLOSE_INTERVAL_SECONDS = 10.0
+_CLOSE_BATCH = 1000
 
 
-def award_event_id(tenant_id: str, agent_id: str, badge_id: str) -> str:
-    """The id of the event announcing that an agent earned a once-per-agent badge."""
-    return str(uuid.uuid5(_AWARD_NAMESPACE, f"{tenant_id}/{agent_id}/{badge_id}"))
-
-
-def candidates(
-    events: list[envelope_pb2.Envelope],
-) -> dict[tuple[str, str, str], envelope_pb2.Envelope]:
-    """For each (tenant, agent, badge) some event of `events` earns, the first such event."""
-    found: dict[tuple[str, str, str], envelope_pb2.Envelope] = {}
-    for e in events:
-        for rule in BUILT_IN:
-            key = (e.tenant_id, e.agent_id, rule.badge_id)
-            if key not in found and rule.matches(e):
-                found[key] = e
-    return found
-
-
-def award_envelope(
-    rule: BadgeRule, trigger: envelope_pb2.Envelope, now: datetime
-) -> envelope_pb2.Envelope:
-    """The badge_awarded event announcing that `trigger` earned `rule`'s badge."""
-    award = envelope_pb2.Envelope(
-        event_id=award_event_id(trigger.tenant_id, trigger.agent_id, rule.badge_id),
-        tenant_id=trigger.tenant_id,
-        agent_id=trigger.agent_id,
+def award_envelope(aw: Award, now_stamp: envelope_pb2.Envelope) -> envelope_pb2.Envelope:
+    """The badge_awarded event announcing `aw`."""
+    t, a, b, _ = aw.key
+    s = aw.standing
+    explanation = events_pb2.Explanation(
+        rule_id=b,
+        rule_version=aw.rule.version,
+        window=aw.rule.window,
+        value=s.value,
+        threshold=aw.tier.threshold,
+        trigger_event_ids=[s.agg.first[1], s.agg.last[1]],
+        tier_id=aw.tier.id,
+        event_count=s.agg.n,
+    )
+    if s.start is not None and s.end is not None:
+        explanation.window_start.FromDatetime(s.start)
+        explanation.window_end.FromDatetime(s.end)
+    e = envelope_pb2.Envelope(
+        event_id=_store.award_event_id(t, a, b, aw.tier.id, aw.award_window),
+        tenant_id=t,
+        agent_id=a,
         badge_awarded=events_pb2.BadgeAwarded(
-            badge_id=rule.badge_id,
-            name=rule.name,
-            explanation=events_pb2.Explanation(
-                rule_id=rule.badge_id,
-                rule_version=rule.version,
-                window="all_time",
-                value=1,
-                threshold=1,
-                trigger_event_ids=[trigger.event_id],
-            ),
+            badge_id=b,
+            name=aw.rule.name,
+            explanation=explanation,
+            tier_id=aw.tier.id,
+            xp=aw.tier.xp,
         ),
     )
-    award.occurred_at.CopyFrom(trigger.occurred_at)
-    award.recorded_at.FromDatetime(now)
-    return award
+    e.occurred_at.FromDatetime(s.agg.last[0])
+    e.recorded_at.CopyFrom(now_stamp.recorded_at)
+    return e
+
+
+def level_envelope(
+    tenant: str,
+    agent: str,
+    level: int,
+    xp: int,
+    version: int,
+    names: Sequence[str],
+    stamp: envelope_pb2.Envelope,
+) -> envelope_pb2.Envelope:
+    """The level_reached event announcing a level."""
+    e = envelope_pb2.Envelope(
+        event_id=_store.level_event_id(tenant, agent, level),
+        tenant_id=tenant,
+        agent_id=agent,
+        level_reached=events_pb2.LevelReached(
+            level=level, name=names[level - 1], xp=xp, table_version=version
+        ),
+    )
+    e.occurred_at.CopyFrom(stamp.recorded_at)
+    e.recorded_at.CopyFrom(stamp.recorded_at)
+    return e
+
+
+def announcements(made: _store.Made, loaded: Mapping[str, Loaded]) -> list[envelope_pb2.Envelope]:
+    """The events announcing what a batch made: its awards, then the levels reached."""
+    stamp = envelope_pb2.Envelope()
+    stamp.recorded_at.FromDatetime(utcnow())
+    out = [award_envelope(aw, stamp) for aw in made.awards]
+    for t, a, level, xp, version in made.levels:
+        levels = loaded[t].levels
+        if levels is not None:
+            out.append(level_envelope(t, a, level, xp, version, levels.names, stamp))
+    return out
 
 
 def badges_handler(ctx: Context) -> BatchHandler:
-    """Awards the built-in once-per-agent badges: one insert for the batch, one event per award."""
+    """Evaluates each tenant's badges on a batch: a handful of statements per batch."""
     topic = ctx.topic("awards")
-    awarded = ctx.metrics.counter("badges_awarded", "Badges awarded, by badge.", ("badge",))
-    rules = {r.badge_id: r for r in BUILT_IN}
+    programs = Programs()
+    awarded = ctx.metrics.counter(
+        "badges_awarded", "Badge tiers awarded, by the badge's window.", ("window",)
+    )
+    levels_reached = ctx.metrics.counter("levels_reached", "Levels agents reached.")
+    late = ctx.metrics.counter(
+        "late_events", "Events that arrived after their tenant's lateness and did not count."
+    )
 
     async def apply(batch: Batch) -> None:
-        found = candidates(batch.events)
-        if not found:
+        conn = batch.conn
+        loaded = await programs.of(conn, (e.tenant_id for e in batch.events))
+        if not loaded:
             return
+        events = [e for e in batch.events if e.tenant_id in loaded]
+        agents = await _store.agents(conn, {(e.tenant_id, e.agent_id) for e in events})
         now = utcnow()
-        # Agents who hold the badge already match no row: only new awards come back.
-        rows = await batch.conn.fetch(
-            "INSERT INTO agent_badges (tenant_id, agent_id, badge_id, rule_version, awarded_at, "
-            "  earned_at, time_window, value, threshold, trigger_event_ids, award_event_id) "
-            "SELECT t, a, b, v, $7, e, 'all_time', 1, 1, ARRAY[g], w "
-            "FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], "
-            "  $6::uuid[], $8::uuid[]) AS x(t, a, b, v, e, g, w) "
-            "ON CONFLICT DO NOTHING RETURNING tenant_id, agent_id, badge_id",
-            *db.columns(
-                [
-                    (t, a, b, rules[b].version, occurred_at(e), e.event_id)
-                    for (t, a, b), e in found.items()
-                ],
-                6,
-            ),
-            now,
-            [award_event_id(t, a, b) for t, a, b in found],
+        by_tenant = {t: p.program for t, p in loaded.items()}
+        d = evaluate.contributions(events, by_tenant, agents, now)
+        await _store.record_late(conn, d)
+        batch.count(late, len(d.too_late))
+        windows = await _store.merge_windows(conn, d, by_tenant)
+        buckets = await _store.merge_buckets(conn, d, by_tenant)
+        found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
+        made = await _store.store_awards(conn, found, by_tenant, _levels(loaded), now)
+        batch.emit(topic, announcements(made, loaded))
+        for aw in made.awards:
+            batch.count(awarded.labels(aw.rule.window))
+        batch.count(levels_reached, len(made.levels))
+
+    async def close_windows() -> None:
+        """Decides, every few seconds, the avg and min windows whose time has come."""
+        while True:
+            async with ctx.pool.acquire() as conn:
+                while await _close_some(conn, programs, topic):
+                    pass
+            await asyncio.sleep(CLOSE_INTERVAL_SECONDS)
+
+    ctx.spawn(close_windows, "close-windows")
+    return apply
+
+
+def _levels(loaded: Mapping[str, Loaded]) -> dict[str, Levels]:
+    return {t: p.levels for t, p in loaded.items() if p.levels is not None}
+
+
+async def _close_some(conn: asyncpg.Connection, programs: Programs, topic: str) -> bool:
+    """Decides one batch of due windows; returns whether there may be more."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            "SELECT tenant_id, agent_id, badge_id, window_start, n, total, lo, hi, first_at, "
+            "  first_id::text, last_at, last_id::text, time_zone FROM badge_windows "
+            "WHERE NOT closed AND closes_at <= now() ORDER BY closes_at LIMIT $1 "
+            "FOR UPDATE SKIP LOCKED",
+            _CLOSE_BATCH,
         )
-        awards = [award_envelope(rules[r[2]], found[(r[0], r[1], r[2])], now) for r in rows]
-        batch.emit(topic, awards)
-        for a in awards:
-            batch.count(awarded.labels(a.badge_awarded.badge_id))
+        if not rows:
+            return False
+        loaded = await programs.of(conn, {r[0] for r in rows})
+        by_tenant = {t: p.program for t, p in loaded.items()}
+        windows = {(r[0], r[1], r[2], r[3]): _store.agg_of(r, 4) for r in rows}
+        zones = {k: calendar.zone(r[12]) for k, r in zip(windows, rows, strict=True)}
+        found = evaluate.awards(windows, windows, {}, zones, by_tenant, closing=True)
+        made = await _store.store_awards(conn, found, by_tenant, _levels(loaded), utcnow())
+        await outbox.add(conn, topic, announcements(made, loaded))
+        await conn.execute(
+            "UPDATE badge_windows s SET closed = true FROM unnest($1::text[], $2::text[], "
+            "$3::text[], $4::date[]) AS x(t, a, b, w) WHERE s.tenant_id = x.t AND "
+            "s.agent_id = x.a AND s.badge_id = x.b AND s.window_start = x.w",
+            *db.columns(list(windows), 4),
+        )
+        if made.awards:
+            log.info("closed windows", extra={"windows": len(rows), "awards": len(made.awards)})
+    return len(rows) == _CLOSE_BATCH
+
+
+def roster_handler(ctx: Context) -> BatchHandler:
+    """Keeps achievements' copy of the roster: each agent's latest entry."""
+
+    async def apply(batch: Batch) -> None:
+        latest = latest_entries(batch.events)
+        if latest:
+            await _store.keep_agents(batch.conn, latest)
 
     return apply

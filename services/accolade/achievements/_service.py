@@ -1,57 +1,164 @@
-"""The achievements service: awards badges from activity and feedback, and lists them."""
+"""The achievements service: each tenant's badge program, the badges agents earn, and why."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
+import asyncpg
 import grpc
 
-from accolade.achievements._awards import badges_handler
-from accolade.achievements._rules import BY_ID
+from accolade.achievements import _programs
+from accolade.achievements._awards import badges_handler, roster_handler
+from accolade.achievements._progress import progress
+from accolade.runtime.errors import NotFound
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
-from accolade.runtime.validation import Violations
+from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
 from accolade.v1 import events_pb2
 
 
+def _definition(r: asyncpg.Record) -> pb.BadgeDefinition:
+    d = pb.BadgeDefinition.FromString(r["definition"])
+    d.version = r["version"]
+    d.archived = r["archived"]
+    d.effective_at.FromDatetime(r["effective_at"])
+    return d
+
+
+def _names(v: Violations, tenant_id: str, agent_id: str | None = None) -> None:
+    v.identifier("tenant_id", tenant_id)
+    if agent_id is not None:
+        v.identifier("agent_id", agent_id)
+    v.check()
+
+
+_LATEST = (
+    "SELECT DISTINCT ON (badge_id) badge_id, version, effective_at, archived, definition "
+    "FROM badge_definitions WHERE tenant_id = $1 AND ($2::text IS NULL OR badge_id = $2) "
+    "ORDER BY badge_id, version DESC"
+)
+
+
 class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
-    """Answers what badges an agent holds."""
+    """Runs programs and answers what agents have earned and what is left."""
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        self._programs = _programs.Programs()
 
     async def ListAgentBadges(
         self, request: pb.ListAgentBadgesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAgentBadgesResponse:
-        v = Violations()
-        v.identifier("tenant_id", request.tenant_id)
-        v.identifier("agent_id", request.agent_id)
-        v.check()
+        _names(Violations(), request.tenant_id, request.agent_id)
         rows = await self._ctx.pool.fetch(
-            "SELECT badge_id, rule_version, awarded_at, time_window, value, threshold, "
+            "SELECT badge_id, tier_id, name, description, xp, rule_version, awarded_at, "
+            "time_window, value, threshold, window_from, window_until, event_count, "
             "trigger_event_ids::text[] AS triggers FROM agent_badges "
-            "WHERE tenant_id = $1 AND agent_id = $2 ORDER BY awarded_at, badge_id",
+            "WHERE tenant_id = $1 AND agent_id = $2 ORDER BY awarded_at, badge_id, threshold",
             request.tenant_id,
             request.agent_id,
         )
         badges = []
         for r in rows:
-            rule = BY_ID.get(r["badge_id"])
+            explanation = events_pb2.Explanation(
+                rule_id=r["badge_id"],
+                rule_version=r["rule_version"],
+                window=r["time_window"],
+                value=r["value"],
+                threshold=r["threshold"],
+                trigger_event_ids=r["triggers"],
+                tier_id=r["tier_id"],
+                event_count=r["event_count"],
+            )
+            if r["window_from"] is not None:
+                explanation.window_start.FromDatetime(r["window_from"])
+                explanation.window_end.FromDatetime(r["window_until"])
             badge = pb.AgentBadge(
                 badge_id=r["badge_id"],
-                name=rule.name if rule else r["badge_id"],
-                description=rule.description if rule else "",
-                explanation=events_pb2.Explanation(
-                    rule_id=r["badge_id"],
-                    rule_version=r["rule_version"],
-                    window=r["time_window"],
-                    value=r["value"],
-                    threshold=r["threshold"],
-                    trigger_event_ids=r["triggers"],
-                ),
+                name=r["name"],
+                description=r["description"],
+                explanation=explanation,
+                tier_id=r["tier_id"],
+                xp=r["xp"],
             )
             badge.awarded_at.FromDatetime(r["awarded_at"])
             badges.append(badge)
         return pb.ListAgentBadgesResponse(badges=badges)
+
+    async def ApplyProgram(
+        self, request: pb.ApplyProgramRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ApplyProgramResponse:
+        return await _programs.apply(self._ctx.pool, request, utcnow())
+
+    async def ListBadgeDefinitions(
+        self, request: pb.ListBadgeDefinitionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBadgeDefinitionsResponse:
+        _names(Violations(), request.tenant_id)
+        rows = await self._ctx.pool.fetch(_LATEST, request.tenant_id, None)
+        return pb.ListBadgeDefinitionsResponse(
+            badges=[_definition(r) for r in rows if request.include_archived or not r["archived"]]
+        )
+
+    async def GetBadgeDefinition(
+        self, request: pb.GetBadgeDefinitionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBadgeDefinitionResponse:
+        _names(Violations(), request.tenant_id)
+        row = await self._ctx.pool.fetchrow(_LATEST, request.tenant_id, request.badge_id)
+        if row is None:
+            raise NotFound(f"no badge {request.badge_id!r}")
+        return pb.GetBadgeDefinitionResponse(badge=_definition(row))
+
+    async def ArchiveBadgeDefinition(
+        self, request: pb.ArchiveBadgeDefinitionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ArchiveBadgeDefinitionResponse:
+        _names(Violations(), request.tenant_id)
+        now = utcnow()
+        async with self._ctx.pool.acquire() as conn, conn.transaction():
+            await _programs.lock(conn, request.tenant_id)
+            row = await conn.fetchrow(_LATEST, request.tenant_id, request.badge_id)
+            if row is None:
+                raise NotFound(f"no badge {request.badge_id!r}")
+            if not row["archived"]:
+                row = await conn.fetchrow(
+                    "INSERT INTO badge_definitions (tenant_id, badge_id, version, effective_at, "
+                    "  archived, definition) VALUES ($1, $2, $3, $4, true, $5) "
+                    "RETURNING badge_id, version, effective_at, archived, definition",
+                    request.tenant_id,
+                    request.badge_id,
+                    row["version"] + 1,
+                    max(now, row["effective_at"]),
+                    row["definition"],
+                )
+                await _programs.bump(conn, request.tenant_id)
+        return pb.ArchiveBadgeDefinitionResponse(badge=_definition(row))
+
+    async def GetLevelTable(
+        self, request: pb.GetLevelTableRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLevelTableResponse:
+        _names(Violations(), request.tenant_id)
+        row = await self._ctx.pool.fetchrow(
+            "SELECT version, effective_at, definition FROM level_tables WHERE tenant_id = $1 "
+            "ORDER BY version DESC LIMIT 1",
+            request.tenant_id,
+        )
+        if row is None:
+            raise NotFound("the tenant has no level table")
+        table = pb.LevelTable.FromString(row["definition"])
+        table.version = row["version"]
+        table.effective_at.FromDatetime(row["effective_at"].astimezone(UTC))
+        return pb.GetLevelTableResponse(level_table=table)
+
+    async def GetAgentProgress(
+        self, request: pb.GetAgentProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAgentProgressResponse:
+        _names(Violations(), request.tenant_id, request.agent_id)
+        async with (
+            self._ctx.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            loaded = (await self._programs.of(conn, [request.tenant_id])).get(request.tenant_id)
+            return await progress(conn, loaded, request.tenant_id, request.agent_id, utcnow())
 
 
 async def _build(ctx: Context) -> AchievementsServicer:
@@ -64,5 +171,8 @@ SERVICE = ServiceDefinition(
     package="accolade.achievements",
     servicer=_build,
     register=pb_grpc.add_AchievementsServiceServicer_to_server,
-    consumers=(ConsumerSpec("badges", ("activity", "feedback"), badges_handler),),
+    consumers=(
+        ConsumerSpec("badges", ("activity", "feedback"), badges_handler),
+        ConsumerSpec("roster", ("roster",), roster_handler),
+    ),
 )

@@ -1,4 +1,4 @@
-"""`accolade demo`: a morning in a small contact center, sent to a running platform."""
+"""`accolade demo`: three mornings in a small contact center, sent to a running platform."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 
+from accolade import programs
 from accolade.runtime.settings import SERVICE_PORTS
 from accolade.v1 import (
     achievements_service_pb2,
@@ -33,13 +34,30 @@ FIRST_CONTACT_RATE = {"ana.silva": 0.9, "ben.okafor": 0.7, "chloe.martin": 0.55,
 _NAMESPACE = uuid.UUID("3c1b1a0e-2d5f-4a8e-9f11-0c7b9e2a4d03")
 
 
+# Days of history the demo sends: within the 72 hours an event may arrive late and count.
+DAYS = 3
+
+
+def mornings(
+    tenant: str, now: datetime
+) -> tuple[list[envelope_pb2.Envelope], list[feedback_service_pb2.SubmitSurveyRequest]]:
+    """The interactions and surveys of the last DAYS mornings, ending now."""
+    interactions, surveys = [], []
+    for back in range(DAYS - 1, -1, -1):
+        end = now - timedelta(days=back)
+        i, s = morning(tenant, end, seed=7 + back)
+        interactions += i
+        surveys += s
+    return interactions, surveys
+
+
 def morning(
     tenant: str, now: datetime, seed: int = 7
 ) -> tuple[list[envelope_pb2.Envelope], list[feedback_service_pb2.SubmitSurveyRequest]]:
     """The interactions and surveys of one morning; the same day gives the same ids."""
     rng = random.Random(seed)  # noqa: S311 - a repeatable story, not a secret
     start = max(now.replace(hour=0, minute=0, second=0, microsecond=0), now - timedelta(hours=4))
-    span = (now - start).total_seconds() - 60
+    span = max((now - start).total_seconds() - 60, 60.0)
     day = now.date().isoformat()
     interactions, surveys = [], []
     for agent in AGENTS:
@@ -89,8 +107,8 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
         return grpc.aio.insecure_channel(f"{host}:{SERVICE_PORTS[service][0] + port_offset}")
 
     now = datetime.now(UTC)
-    interactions, surveys = morning(tenant, now)
-    print(f"Contact center {tenant}: a morning of {len(AGENTS)} agents\n")
+    interactions, surveys = mornings(tenant, now)
+    print(f"Contact center {tenant}: {DAYS} mornings of {len(AGENTS)} agents\n")
     async with (
         channel("gateway") as gw,
         channel("feedback") as fb,
@@ -100,6 +118,17 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
     ):
         gateway = gateway_service_pb2_grpc.GatewayServiceStub(gw)
         live: list[str] = []
+        badges = achievements_service_pb2_grpc.AchievementsServiceStub(ach)
+        # As `accolade apply -f deploy/programs/starter.yaml --effective-at 3d` does.
+        request = programs.starter(tenant, effective_at=now - timedelta(days=DAYS))
+        applied = await badges.ApplyProgram(request, timeout=30)
+        print(
+            f"Applied {programs.STARTER.name}: "
+            + ", ".join(
+                f"{sum(c.action == a for c in applied.changes)} {a}"
+                for a in ("created", "updated", "unchanged")
+            )
+        )
 
         async def watch(agent: str) -> None:
             stream = gateway.WatchAgent(
@@ -107,11 +136,12 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
             )
             async for msg in stream:
                 e = msg.event
-                what = (
-                    e.badge_awarded.name
-                    if e.HasField("badge_awarded")
-                    else e.challenge_completed.name
-                )
+                if e.HasField("badge_awarded"):
+                    what = f"{e.badge_awarded.name} ({e.badge_awarded.explanation.tier_id})"
+                elif e.HasField("level_reached"):
+                    what = f"level {e.level_reached.level}: {e.level_reached.name}"
+                else:
+                    what = e.challenge_completed.name
                 live.append(f"  live  {agent:<14} {what}")
                 print(live[-1])
 
@@ -168,21 +198,9 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
         with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
             await asyncio.gather(*watchers)
 
-        badges = achievements_service_pb2_grpc.AchievementsServiceStub(ach)
-        print("\nBadges")
-        for agent in AGENTS:
-            got = await badges.ListAgentBadges(
-                achievements_service_pb2.ListAgentBadgesRequest(tenant_id=tenant, agent_id=agent)
-            )
-            names = (
-                ", ".join(
-                    f"{b.name} (event {b.explanation.trigger_event_ids[0][:8]})" for b in got.badges
-                )
-                or "none yet"
-            )
-            print(f"  {agent:<14} {names}")
+        await _show_badges(badges, tenant)
 
-        print(f"\nLeaderboard: {board.board_id}, {board.period} (UTC)")
+        print(f"\nLeaderboard: {board.board_id}, {board.period} (UTC, this morning)")
         for x in board.entries:
             print(f"  {x.rank:>2}. {x.agent_id:<14} {int(x.score)} resolved")
 
@@ -198,3 +216,36 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
                 mark = "done" if c.completed else f"{c.target - c.progress} to go"
                 print(f"  {agent:<14} {c.name}: {c.progress}/{c.target} ({mark})")
     return 0
+
+
+async def _show_badges(
+    badges: achievements_service_pb2_grpc.AchievementsServiceStub, tenant: str
+) -> None:
+    """Each agent's badges with their tiers, level, and what they are closest to."""
+    print("\nBadges, levels and progress")
+    for agent in AGENTS:
+        got = await badges.ListAgentBadges(
+            achievements_service_pb2.ListAgentBadgesRequest(tenant_id=tenant, agent_id=agent)
+        )
+        progress = await badges.GetAgentProgress(
+            achievements_service_pb2.GetAgentProgressRequest(tenant_id=tenant, agent_id=agent)
+        )
+        print(
+            f"  {agent}: level {progress.level} {progress.level_name}, {progress.xp} XP"
+            + (
+                f" ({progress.next_level_xp - progress.xp} to the next level)"
+                if progress.next_level_xp
+                else ""
+            )
+        )
+        for b in got.badges:
+            x = b.explanation
+            print(
+                f"    {b.name} {b.tier_id}: {x.value:g} >= {x.threshold:g} over {x.event_count} events (+{b.xp} XP)"
+            )
+        close = sorted(
+            (p for p in progress.badges if p.next_tier_id and p.value > 0),
+            key=lambda p: p.remaining / max(p.next_threshold, 1e-9),
+        )[:3]
+        for p in close:
+            print(f"    next: {p.summary}")

@@ -50,7 +50,7 @@ class Agg:
 
     def copy(self) -> Agg:
         """An independent copy."""
-        return dataclasses.replace(self)
+        return Agg(self.n, self.total, self.lo, self.hi, self.first, self.last)
 
 
 def merged(aggs: Iterable[Agg]) -> Agg | None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from accolade.rules import calendar
 from accolade.rules.aggregates import Agg, best_rolling, longest_run, merged, scalar
-from accolade.rules.conditions import read_number
+from accolade.rules.conditions import activation, read_number
 from accolade.rules.definitions import Rule, Tier
 from accolade.runtime.conditions import occurred_at
 from accolade.v1 import envelope_pb2, events_pb2
@@ -81,9 +81,10 @@ class Deltas:
 
 
 def _add(into: dict[Any, Agg], key: Any, one: Agg) -> None:
+    """Merges `one` (which `into` then owns) into the aggregate held at `key`."""
     held = into.get(key)
     if held is None:
-        into[key] = one.copy()
+        into[key] = one
     else:
         held.merge(one)
 
@@ -119,24 +120,33 @@ def contributions(
         payload = getattr(e, kind)
         day = calendar.local_day(at, tz)
         mark = (at, e.event_id)
+        bound = None
+        # Badges often share a condition ("resolved on first contact"): evaluate each once.
+        held: dict[str, bool] = {}
         for rule in program.in_force(kind, at):
-            if not rule.condition.holds(payload, agent):
-                continue
+            c = rule.condition
+            if not c.always:
+                ok = held.get(c.source)
+                if ok is None:
+                    if bound is None:
+                        bound = activation(kind, payload, agent)
+                    ok = held[c.source] = c.holds_in(bound)
+                if not ok:
+                    continue
             value = read_number(payload, rule.field) if rule.field else 1.0
-            one = Agg.of(value, mark)
             key = (
                 e.tenant_id,
                 e.agent_id,
                 rule.badge_id,
                 calendar.window_start(day, rule.window, cal.week_start),
             )
-            _add(out.windows, key, one)
+            _add(out.windows, key, Agg(1, value, value, value, mark, mark))
             out.zones[key] = tz
             if rule.bucketed:
                 bucket = day
                 if rule.aggregate == "streak" and rule.unit == "week":
                     bucket = calendar.week_of(day, cal.week_start)
-                _add(out.buckets, (*key, bucket), one)
+                _add(out.buckets, (*key, bucket), Agg(1, value, value, value, mark, mark))
     return out
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 
 import asyncpg
 import grpc
 import pytest
 
 from accolade import catalog
-from accolade.achievements._awards import award_event_id
+from accolade.achievements import _programs
+from accolade.achievements._store import award_event_id
 from accolade.runtime import admin, db
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.runtime.server import migrations_for
 from accolade.testing import (
+    apply_program,
     by_event_id,
     caught_up,
     eventually,
@@ -21,6 +24,7 @@ from accolade.testing import (
     metric,
     outbox_published,
     produce,
+    program_request,
     read_topic,
     stays,
     survey,
@@ -28,14 +32,22 @@ from accolade.testing import (
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
 
+ALL_TIME = date(1970, 1, 1)
+
 
 def by_badge(reply: pb.ListAgentBadgesResponse) -> dict[str, pb.AgentBadge]:
     return {b.badge_id: b for b in reply.badges}
 
 
+def once(tenant: str, agent: str, badge: str) -> str:
+    """The award event id of a single-tier badge earned once."""
+    return award_event_id(tenant, agent, badge, "earned", ALL_TIME)
+
+
 async def test_badges_are_awarded_once_with_their_explanation(start_service, infra) -> None:
     achievements = await start_service("achievements")
     stub = pb_grpc.AchievementsServiceStub(achievements.channel)
+    await apply_program(achievements.channel, "acme", "globex")
     topics = achievements.settings.topics
     unresolved = interaction("acme", "a1", resolved=False)
     first, second = interaction("acme", "a1"), interaction("acme", "a1")
@@ -86,22 +98,25 @@ async def test_badges_are_awarded_once_with_their_explanation(start_service, inf
     for badge, trigger in ((resolution, first), (stars, five)):
         assert badge.explanation.rule_id == badge.badge_id
         assert badge.explanation.rule_version == 1
-        assert list(badge.explanation.trigger_event_ids) == [trigger.event_id]
+        assert (badge.tier_id, badge.xp, badge.explanation.threshold) == ("earned", 10, 1)
+        # The first event that counted is the earliest; the batch may have held more.
+        assert badge.explanation.trigger_event_ids[0] == trigger.event_id
+        assert badge.explanation.value == badge.explanation.event_count >= 1
 
     globex = by_badge(await badges("globex", "a1"))
     assert sorted(globex) == ["five-stars"]
-    assert list(globex["five-stars"].explanation.trigger_event_ids) == [globex_five.event_id]
+    assert list(globex["five-stars"].explanation.trigger_event_ids) == [globex_five.event_id] * 2
     assert (await badges("acme", "a2")).badges == []
 
     # The announcements: one event per award, with an id derived from what it announces.
     await outbox_published(achievements.settings)
     awards = by_event_id(await read_topic(infra.bootstrap, topics.topic("awards")))
     expected = [("acme", "first-resolution"), ("acme", "five-stars"), ("globex", "five-stars")]
-    assert sorted(awards) == sorted(award_event_id(t, "a1", b) for t, b in expected)
+    assert sorted(awards) == sorted(once(t, "a1", b) for t, b in expected)
     for event_id, e in awards.items():
         assert uuid.UUID(event_id).version == 5
         assert e.WhichOneof("payload") == "badge_awarded"
-        assert event_id == award_event_id(e.tenant_id, e.agent_id, e.badge_awarded.badge_id)
+        assert event_id == once(e.tenant_id, e.agent_id, e.badge_awarded.badge_id)
         listed = by_badge(await badges(e.tenant_id, e.agent_id))[e.badge_awarded.badge_id]
         assert e.badge_awarded.name == listed.name
         assert e.badge_awarded.explanation == listed.explanation
@@ -117,6 +132,18 @@ async def test_events_published_before_start_are_caught_up_and_announced_once(
     # lost log, publishing everything again every second.
     settings = settings_for("achievements")
     await admin.create_topics(settings, [catalog.load(n) for n in catalog.NAMES])
+    definition = catalog.load("achievements")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await db.migrate(conn, "achievements", migrations_for(definition))
+    finally:
+        await conn.close()
+    # The program is in place before the service starts.
+    pool = await db.create_pool(settings.database_url, "achievements", application="test")
+    try:
+        await _programs.apply(pool, program_request("acme"), datetime.now(UTC))
+    finally:
+        await pool.close()
     agents = [f"a{i}" for i in range(6)]
     await produce(
         infra.bootstrap, settings.topics.topic("activity"), [interaction("acme", a) for a in agents]
@@ -130,7 +157,7 @@ async def test_events_published_before_start_are_caught_up_and_announced_once(
         )
         assert [b.badge_id for b in reply.badges] == ["first-resolution"]
     await outbox_published(achievements.settings)
-    expected = sorted(award_event_id("acme", a, "first-resolution") for a in agents)
+    expected = sorted(once("acme", a, "first-resolution") for a in agents)
 
     # Three seconds: three of the relay's once-a-second checks of the broker's log.
     await stays(
@@ -187,6 +214,7 @@ async def test_a_survey_reusing_an_interactions_id_earns_its_own_badge(
 ) -> None:
     achievements = await start_service("achievements")
     stub = pb_grpc.AchievementsServiceStub(achievements.channel)
+    await apply_program(achievements.channel, "acme")
     topics = achievements.settings.topics
     resolved = interaction("acme", "a1")
     # The survey tool reused the interaction's UUID as the survey id: another fact, on
@@ -202,12 +230,13 @@ async def test_a_survey_reusing_an_interactions_id_earns_its_own_badge(
         what="a badge for each of the two events",
     )
     held = by_badge(reply)
-    assert list(held["first-resolution"].explanation.trigger_event_ids) == [resolved.event_id]
-    assert list(held["five-stars"].explanation.trigger_event_ids) == [resolved.event_id]
+    assert list(held["first-resolution"].explanation.trigger_event_ids) == [resolved.event_id] * 2
+    assert list(held["five-stars"].explanation.trigger_event_ids) == [resolved.event_id] * 2
 
 
 async def test_awards_are_counted_once_though_their_batch_was_retried(start_service, infra) -> None:
     achievements = await start_service("achievements")
+    await apply_program(achievements.channel, "acme")
     conn = await asyncpg.connect(achievements.settings.database_url)
     try:
         # Until the gate opens, every transaction that awards a badge fails as it commits,

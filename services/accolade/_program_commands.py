@@ -1,0 +1,218 @@
+"""`accolade apply -f FILE` and `accolade get badges|leveltable`: programs on a running platform."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import re
+import sys
+from pathlib import Path
+
+import grpc
+
+from accolade import programs
+from accolade._dead_letter_commands import since
+from accolade.runtime.interceptors import bad_request_violations
+from accolade.runtime.settings import SERVICE_PORTS
+from accolade.v1 import achievements_service_pb2 as pb
+from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
+
+_FIELD = re.compile(r"^(badges)\[(\d+)\](.*)$|^(level_table)(.*)$")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Adds `apply` and `get` to the command line."""
+    p = sub.add_parser("apply", help="apply a program file: each document as a new version")
+    p.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        required=True,
+        type=Path,
+        help="a program file (repeatable)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="validate and show what would change")
+    p.add_argument(
+        "--effective-at",
+        type=since,
+        help="when the new versions come into force (default now): a time, or 2h, 7d ago",
+    )
+    _connection(p)
+    p.set_defaults(run=apply)
+
+    p = sub.add_parser("get", help="show a program's documents")
+    p.add_argument("kind", choices=("badges", "leveltable"))
+    p.add_argument("id", nargs="?", help="one badge")
+    p.add_argument("-o", "--output", choices=("table", "yaml"), default="table")
+    p.add_argument("--archived", action="store_true", help="list archived badges too")
+    _connection(p)
+    p.set_defaults(run=get)
+
+
+def _connection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tenant", required=True, help="the tenant whose program it is")
+    p.add_argument("--host", default="127.0.0.1", help="where the achievements service runs")
+    p.add_argument("--port-offset", type=int, default=0, help="as given to `accolade up`")
+    p.add_argument("--address", help="the achievements service's HOST:PORT (overrides both)")
+
+
+def _target(args: argparse.Namespace) -> str:
+    if args.address:
+        return str(args.address)
+    return f"{args.host}:{SERVICE_PORTS['achievements'][0] + args.port_offset}"
+
+
+def _fail(message: str) -> int:
+    print(f"accolade: {message}", file=sys.stderr)
+    return 1
+
+
+def apply(args: argparse.Namespace) -> int:
+    """Sends every document of the files to the service that owns its kind."""
+    documents: list[programs.Document] = []
+    problems: list[str] = []
+    for path in args.file:
+        try:
+            documents.extend(programs.parse(path.read_text(encoding="utf-8"), path.name))
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror}")
+        except programs.ProgramError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        return _fail("nothing was applied:\n  " + "\n  ".join(problems))
+    return asyncio.run(_apply(args, documents))
+
+
+async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -> int:
+    badges = [d for d in documents if d.kind == "Badge"]
+    tables = [d for d in documents if d.kind == "LevelTable"]
+    try:
+        request = programs.apply_request(
+            args.tenant, documents, effective_at=args.effective_at, dry_run=args.dry_run
+        )
+    except programs.ProgramError as exc:
+        return _fail(str(exc))
+    async with grpc.aio.insecure_channel(_target(args)) as channel:
+        stub = pb_grpc.AchievementsServiceStub(channel)
+        try:
+            if args.dry_run:
+                await _diff(stub, args.tenant, badges)
+            reply = await stub.ApplyProgram(request, timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                return _fail(f"{_target(args)}: {exc.code().name}: {exc.details()}")
+            lines = [
+                _locate(field, why, badges, tables) for field, why in bad_request_violations(exc)
+            ]
+            return _fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
+    suffix = " (dry run: nothing stored)" if args.dry_run else ""
+    for c in reply.changes:
+        print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
+    return 0
+
+
+def _locate(
+    field: str, why: str, badges: list[programs.Document], tables: list[programs.Document]
+) -> str:
+    """A problem the service found, said in terms of the file and document at fault."""
+    m = _FIELD.match(field)
+    if m and m.group(1) and int(m.group(2)) < len(badges):
+        doc = badges[int(m.group(2))]
+        return f"{doc.source}: {m.group(3).lstrip('.') or 'document'}: {why}"
+    if m and m.group(4) and tables:
+        return f"{tables[0].source}: {m.group(5).lstrip('.') or 'document'}: {why}"
+    return f"{field}: {why}"
+
+
+async def _diff(
+    stub: pb_grpc.AchievementsServiceStub, tenant: str, badges: list[programs.Document]
+) -> None:
+    """Prints, for each badge that exists, how the file changes it."""
+    held = await stub.ListBadgeDefinitions(
+        pb.ListBadgeDefinitionsRequest(tenant_id=tenant, include_archived=True), timeout=30
+    )
+    current = {b.metadata.id: b for b in held.badges}
+    for doc in badges:
+        old = current.get(doc.message.metadata.id)  # type: ignore[attr-defined]
+        if old is None:
+            continue
+        before = programs.to_yaml([programs.dump("Badge", old)]).splitlines(keepends=True)
+        after = programs.to_yaml([programs.dump("Badge", doc.message)]).splitlines(keepends=True)
+        diff = list(
+            difflib.unified_diff(
+                before, after, f"{doc.name} (version {old.version})", f"{doc.name} ({doc.source})"
+            )
+        )
+        sys.stdout.writelines(diff)
+
+
+def get(args: argparse.Namespace) -> int:
+    """Prints a tenant's badges or level table."""
+    return asyncio.run(_get(args))
+
+
+async def _get(args: argparse.Namespace) -> int:
+    async with grpc.aio.insecure_channel(_target(args)) as channel:
+        stub = pb_grpc.AchievementsServiceStub(channel)
+        try:
+            if args.kind == "leveltable":
+                table = (
+                    await stub.GetLevelTable(
+                        pb.GetLevelTableRequest(tenant_id=args.tenant), timeout=30
+                    )
+                ).level_table
+                if args.output == "yaml":
+                    print(
+                        programs.to_yaml([programs.dump("LevelTable", table, with_version=True)]),
+                        end="",
+                    )
+                else:
+                    _table(
+                        ("LEVEL", "NAME", "XP"),
+                        [(str(lv.level), lv.name, str(lv.xp)) for lv in table.spec.levels],
+                    )
+                return 0
+            if args.id:
+                reply = await stub.GetBadgeDefinition(
+                    pb.GetBadgeDefinitionRequest(tenant_id=args.tenant, badge_id=args.id),
+                    timeout=30,
+                )
+                badges = [reply.badge]
+            else:
+                listing = await stub.ListBadgeDefinitions(
+                    pb.ListBadgeDefinitionsRequest(
+                        tenant_id=args.tenant, include_archived=args.archived
+                    ),
+                    timeout=30,
+                )
+                badges = list(listing.badges)
+        except grpc.aio.AioRpcError as exc:
+            return _fail(f"{exc.code().name}: {exc.details()}")
+    if args.output == "yaml":
+        print(
+            programs.to_yaml([programs.dump("Badge", b, with_version=True) for b in badges]), end=""
+        )
+        return 0
+    _table(
+        ("ID", "NAME", "EVENT", "AGGREGATE", "WINDOW", "TIERS", "VERSION"),
+        [
+            (
+                b.metadata.id + (" (archived)" if b.archived else ""),
+                b.metadata.name,
+                b.spec.event,
+                b.spec.aggregate or "count",
+                b.spec.window or "all_time",
+                " ".join(f"{t.id}:{t.threshold:g}" for t in b.spec.tiers),
+                str(b.version),
+            )
+            for b in badges
+        ],
+    )
+    return 0
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
