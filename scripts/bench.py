@@ -1,12 +1,13 @@
 """Measures the event path end to end on a locally started platform.
 
 Starts its own embedded PostgreSQL and broker and the five services as processes (as
-`accolade up` does), all on this machine, then measures in turn:
+`accolade up` does), all on this machine, applies the whole starter program to every
+tenant it sends as (so achievements evaluates 28 badges), then measures in turn:
 
 1. batches: events sent through PublishEvents in batches, concurrently; how fast intake
    makes them durable, and how long until every consumer has applied all of them (the
    slowest one counts); the CPU each process spent per event; and the state checked
-   against what was sent;
+   against what was sent (badges against the rules engine's in-memory reference);
 2. unary: one-event PublishEvents calls, then one-event SubmitSurvey calls, from many
    concurrent clients: calls per second and latency;
 3. notify: under a steady background load, the time from a PublishEvents answer to the
@@ -33,7 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from accolade import programs
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
+from accolade.rules.calendar import Calendar
+from accolade.rules.definitions import compile_badge
+from accolade.rules.evaluate import Program
+from accolade.rules.memory import MemoryState
 from accolade.v1 import (
     feedback_service_pb2,
     feedback_service_pb2_grpc,
@@ -160,6 +166,13 @@ class Bench:
             await asyncio.sleep(0.02)
         return done
 
+    async def tenant(self, prefix: str = "bench") -> str:
+        """A new tenant with the whole starter program applied, as a contact center runs it."""
+        tenant = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        since = datetime.now(UTC) - timedelta(days=1)
+        await self.platform.achievements.ApplyProgram(programs.starter(tenant, effective_at=since))
+        return tenant
+
     async def warm_up(self, tenant: str) -> None:
         """Sends a few events and waits until every consumer applied them (groups joined)."""
         targets = {s: self.applied(s) + 20 for s in CONSUMERS}
@@ -167,8 +180,8 @@ class Bench:
         await self.wait_applied(targets, time.perf_counter(), within=60)
 
     async def batches(self, events: int, batch: int, concurrency: int) -> dict[str, Any]:
-        tenant = f"bench-{uuid.uuid4().hex[:6]}"
-        await self.warm_up(tenant + "-warm")
+        tenant = await self.tenant()
+        await self.warm_up(await self.tenant("warm"))
         payload = [
             [
                 interaction(tenant, self.agents[(b * batch + i) % len(self.agents)])
@@ -214,11 +227,19 @@ class Bench:
         }
 
     async def verify(self, tenant: str, sent: list[Any]) -> None:
-        """Checks the persisted state against a count of what was sent."""
+        """Checks the persisted state against what was sent, computed another way: boards
+        and challenges by counting, badges by the rules engine's in-memory reference."""
         resolved: dict[str, int] = {}
         for e in sent:
             if e.interaction_completed.resolved_first_contact:
                 resolved[e.agent_id] = resolved.get(e.agent_id, 0) + 1
+        request = programs.starter(tenant, effective_at=datetime.now(UTC) - timedelta(days=1))
+        rules = [
+            compile_badge(b, 1, request.effective_at.ToDatetime(tzinfo=UTC)) for b in request.badges
+        ]
+        reference = MemoryState()
+        reference.apply(sent, {tenant: Program.of(rules, Calendar())}, {}, datetime.now(UTC))
+        expected = sorted((k[1], k[2], k[3]) for k in reference.awards)
         conn = await asyncpg.connect(self.database_url)
         try:
             scores = dict(
@@ -235,17 +256,24 @@ class Bench:
                     tenant,
                 )
             )
-            badges = await conn.fetchval(
-                "SELECT count(*) FROM achievements.agent_badges WHERE tenant_id = $1", tenant
+            badges = await conn.fetch(
+                "SELECT agent_id, badge_id, tier_id FROM achievements.agent_badges "
+                "WHERE tenant_id = $1 ORDER BY 1, 2, 3",
+                tenant,
             )
         finally:
             await conn.close()
-        if scores != resolved or progress != resolved or badges != len(resolved):
-            raise AssertionError("the persisted state does not match what was sent")
+        if scores != resolved or progress != resolved:
+            raise AssertionError("the persisted boards or challenges do not match what was sent")
+        if [tuple(r) for r in badges] != expected:
+            raise AssertionError(
+                f"the persisted badges ({len(badges)}) do not match the engine's reference "
+                f"({len(expected)})"
+            )
 
     async def unary(self, calls: int, clients: int) -> dict[str, Any]:
-        tenant = f"bench-{uuid.uuid4().hex[:6]}"
-        await self.warm_up(tenant + "-warm")
+        tenant = await self.tenant()
+        await self.warm_up(await self.tenant("warm"))
         channels = [
             grpc.aio.insecure_channel(f"127.0.0.1:{self.platform.endpoints[s].grpc_port}")
             for s in ("gateway", "feedback")
@@ -309,7 +337,7 @@ class Bench:
         }
 
     async def notify(self, rate: int, probes: int) -> dict[str, Any]:
-        tenant = f"bench-{uuid.uuid4().hex[:6]}"
+        tenant = await self.tenant()
         await self.warm_up(tenant)  # the background agents hold their badges already
         watched = [f"probe-{i:03d}" for i in range(probes)]
         arrived: dict[str, float] = {}

@@ -57,6 +57,8 @@ class Platform:
     partitions: int = 2
     # Tests check health often to get on quickly; the default is once a second.
     health_interval: float = 0.2
+    # Settings every service is started with, beside the ones above.
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     endpoints: dict[str, Endpoint] = dataclasses.field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
     channels: dict[str, grpc.aio.Channel] = dataclasses.field(default_factory=dict)
@@ -70,6 +72,7 @@ class Platform:
                 "ACCOLADE_TOPIC_NAMESPACE": self.namespace,
                 "ACCOLADE_TOPIC_PARTITIONS": str(self.partitions),
                 "ACCOLADE_HEALTH_INTERVAL_SECONDS": str(self.health_interval),
+                **self.extra_env,
             },
         )
 

@@ -37,14 +37,14 @@ async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> Non
         if d.kind == "Badge"
     ]  # type: ignore[attr-defined]
 
-    code, out, _ = await accolade("apply", "-f", starter, "--dry-run", *at)
-    assert code == 0
+    code, out, err = await accolade("apply", "-f", starter, "--dry-run", *at)
+    assert code == 0, err
     assert out.splitlines()[0] == f"badge/{ids[0]} created (version 1) (dry run: nothing stored)"
     code, out, _ = await accolade("get", "badges", *at)
     assert (code, out.splitlines()[1:]) == (0, [])
 
-    code, out, _ = await accolade("apply", "-f", starter, *at)
-    assert code == 0
+    code, out, err = await accolade("apply", "-f", starter, *at)
+    assert code == 0, err
     assert (
         len([line for line in out.splitlines() if line.endswith("created (version 1)")])
         == len(ids) + 1

@@ -190,6 +190,7 @@ ACCOLADE_OUTBOX_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.o
 ACCOLADE_INBOX_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.inboxRetentionSeconds | quote }}
 ACCOLADE_INTAKE_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.intakeRetentionSeconds | quote }}
 ACCOLADE_PURGE_INTERVAL_SECONDS: {{ include "accolade.number" .Values.config.purgeIntervalSeconds | quote }}
+ACCOLADE_EVENT_LATENESS_SECONDS: {{ include "accolade.number" .Values.config.eventLatenessSeconds | quote }}
 ACCOLADE_LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 ACCOLADE_LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 {{- end -}}

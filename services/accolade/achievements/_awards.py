@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 import asyncpg
 
@@ -17,6 +18,7 @@ from accolade.runtime import db, outbox
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.roster import latest_entries
 from accolade.runtime.service import Context
+from accolade.runtime.settings import Settings
 from accolade.runtime.validation import utcnow
 from accolade.v1 import envelope_pb2, events_pb2
 
@@ -95,10 +97,15 @@ def announcements(made: _store.Made, loaded: Mapping[str, Loaded]) -> list[envel
     return out
 
 
+def tenant_calendar(settings: Settings) -> calendar.Calendar:
+    """How every tenant counts time, until tenants have settings of their own."""
+    return calendar.Calendar(lateness=timedelta(seconds=settings.event_lateness_seconds))
+
+
 def badges_handler(ctx: Context) -> BatchHandler:
     """Evaluates each tenant's badges on a batch: a handful of statements per batch."""
     topic = ctx.topic("awards")
-    programs = Programs()
+    programs = Programs(tenant_calendar(ctx.settings))
     awarded = ctx.metrics.counter(
         "badges_awarded", "Badge tiers awarded, by the badge's window.", ("window",)
     )
@@ -121,7 +128,7 @@ def badges_handler(ctx: Context) -> BatchHandler:
         batch.count(late, len(d.too_late))
         windows = await _store.merge_windows(conn, d, by_tenant)
         buckets = await _store.merge_buckets(conn, d, by_tenant)
-        found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
+        found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant, added=d.windows)
         made = await _store.store_awards(conn, found, by_tenant, _levels(loaded), now)
         batch.emit(topic, announcements(made, loaded))
         for aw in made.awards:

@@ -40,7 +40,8 @@ class Programs:
     apply on any replica is in force for the next batch on every replica.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cal: calendar.Calendar) -> None:
+        self._cal = cal
         self._cache: dict[str, Loaded] = {}
 
     async def of(self, conn: asyncpg.Connection, tenants: Iterable[str]) -> dict[str, Loaded]:
@@ -53,11 +54,13 @@ class Programs:
             r[0] for r in rows if (held := self._cache.get(r[0])) is None or held.revision != r[1]
         ]
         if stale:
-            self._cache.update(await load(conn, stale))
+            self._cache.update(await load(conn, stale, self._cal))
         return {r[0]: self._cache[r[0]] for r in rows if r[0] in self._cache}
 
 
-async def load(conn: asyncpg.Connection, tenants: list[str]) -> dict[str, Loaded]:
+async def load(
+    conn: asyncpg.Connection, tenants: list[str], cal: calendar.Calendar
+) -> dict[str, Loaded]:
     """Reads and compiles every version of the programs of `tenants`."""
     revisions = await conn.fetch(
         "SELECT tenant_id, revision FROM program_revisions WHERE tenant_id = ANY($1::text[])",
@@ -82,10 +85,7 @@ async def load(conn: asyncpg.Connection, tenants: list[str]) -> dict[str, Loaded
         r["tenant_id"]: compile_levels(pb.LevelTable.FromString(r["definition"]), r["version"])
         for r in tables
     }
-    return {
-        r[0]: Loaded(r[1], Program.of(rules[r[0]], calendar.Calendar()), levels.get(r[0]))
-        for r in revisions
-    }
+    return {r[0]: Loaded(r[1], Program.of(rules[r[0]], cal), levels.get(r[0])) for r in revisions}
 
 
 def validate(request: pb.ApplyProgramRequest) -> None:

@@ -8,7 +8,7 @@ import asyncpg
 import grpc
 
 from accolade.achievements import _programs
-from accolade.achievements._awards import badges_handler, roster_handler
+from accolade.achievements._awards import badges_handler, roster_handler, tenant_calendar
 from accolade.achievements._progress import progress
 from accolade.runtime.errors import NotFound
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
@@ -45,7 +45,7 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._programs = _programs.Programs()
+        self._programs = _programs.Programs(tenant_calendar(ctx.settings))
 
     async def ListAgentBadges(
         self, request: pb.ListAgentBadgesRequest, context: grpc.aio.ServicerContext

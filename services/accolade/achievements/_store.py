@@ -63,10 +63,11 @@ _MERGE_BUCKETS = (
 )
 _READ_BUCKETS = (
     f"SELECT s.tenant_id, s.agent_id, s.badge_id, s.window_start, s.bucket, {AGG} "  # noqa: S608
+    # (AGG's columns are the buckets' own: x's names must not shadow them)
     "FROM badge_buckets s JOIN unnest($1::text[], $2::text[], $3::text[], $4::date[], "
-    "  $5::date[], $6::date[]) AS x(t, a, b, w, lo, hi) "
+    "  $5::date[], $6::date[]) AS x(t, a, b, w, since, until) "
     "ON s.tenant_id = x.t AND s.agent_id = x.a AND s.badge_id = x.b AND s.window_start = x.w "
-    "  AND s.bucket BETWEEN x.lo AND x.hi"
+    "  AND s.bucket BETWEEN x.since AND x.until"
 )
 
 

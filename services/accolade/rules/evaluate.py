@@ -252,6 +252,7 @@ def awards(
     zones: Mapping[WindowKey, ZoneInfo],
     programs: Mapping[str, Program],
     closing: bool = False,
+    added: Mapping[WindowKey, Agg] | None = None,
 ) -> list[Award]:
     """The tiers reached in each window of `keys`, from its merged state.
 
@@ -261,6 +262,11 @@ def awards(
         zones: each window's time zone.
         programs: each tenant's program.
         closing: decide the rules decided at close (avg, min) instead of the others.
+        added: what the batch added to each window. For a count or a sum it tells the
+            value before the batch, so only the tiers the batch crossed are returned and
+            the store is not asked again for tiers it holds. (So a new version that lowers
+            a threshold below an agent's value awards that tier only when the value next
+            crosses a threshold, not at once.)
     """
     out: list[Award] = []
     for key in keys:
@@ -272,6 +278,17 @@ def awards(
         rule = program.version_at(badge, agg.last[0])
         if rule is None or rule.archived or rule.at_close != closing:
             continue
+        if not rule.bucketed and (
+            agg.n < rule.min_count or scalar(rule.aggregate, agg) < rule.tiers[0].threshold
+        ):
+            continue  # the usual case, decided without the window's bounds
         s = standing(rule, start, agg, buckets.get(key, {}), zones[key], program.cal)
-        out.extend(Award(key, award_window(rule, start), rule, t, s) for t in reached(rule, s))
+        tiers = reached(rule, s)
+        delta = added.get(key) if added is not None else None
+        if delta is not None and not rule.bucketed and rule.aggregate in ("count", "sum"):
+            before = s.value - (delta.n if rule.aggregate == "count" else delta.total)
+            # A sum's subtraction may round; asking again for a held tier is harmless.
+            before -= 1e-9 * max(1.0, abs(before))
+            tiers = [t for t in tiers if t.threshold > before]
+        out.extend(Award(key, award_window(rule, start), rule, t, s) for t in tiers)
     return out

@@ -55,7 +55,9 @@ class MemoryState:
                 days[bucket] = agg.copy()
         self.zones.update(d.zones)
         return self._keep(
-            evaluate.awards(d.windows, self.windows, self.buckets, self.zones, programs)
+            evaluate.awards(
+                d.windows, self.windows, self.buckets, self.zones, programs, added=d.windows
+            )
         )
 
     def close(self, programs: Mapping[str, Program], now: datetime) -> list[Award]:

@@ -89,6 +89,9 @@ class Settings:
     intake_retention_seconds: float = 7 * 86400.0
     # How often rows past their retention are deleted.
     purge_interval_seconds: float = 60.0
+    # How late an event may arrive and still count in its window: every tenant's, until
+    # tenants have settings of their own.
+    event_lateness_seconds: float = 72 * 3600.0
     health_interval_seconds: float = 1.0
     # The most messages a consumer applies in one transaction.
     consumer_batch_size: int = 1000
@@ -142,6 +145,7 @@ class Settings:
                 "ACCOLADE_INTAKE_RETENTION_SECONDS", 7 * 86400.0
             ),
             purge_interval_seconds=reader.seconds("ACCOLADE_PURGE_INTERVAL_SECONDS", 60.0),
+            event_lateness_seconds=reader.seconds("ACCOLADE_EVENT_LATENESS_SECONDS", 72 * 3600.0),
             health_interval_seconds=reader.seconds("ACCOLADE_HEALTH_INTERVAL_SECONDS", 1.0),
             consumer_batch_size=reader.integer(
                 "ACCOLADE_CONSUMER_BATCH_SIZE", 1000, minimum=1, maximum=10_000
@@ -157,6 +161,8 @@ class Settings:
         )
         if settings.purge_interval_seconds <= 0:
             raise SettingsError("ACCOLADE_PURGE_INTERVAL_SECONDS must be more than 0")
+        if settings.event_lateness_seconds <= 0:
+            raise SettingsError("ACCOLADE_EVENT_LATENESS_SECONDS must be more than 0")
         redelivery = settings.outbox_retention_seconds + settings.topic_retention_seconds
         if settings.inbox_retention_seconds <= redelivery:
             # An event can come again until it leaves the outbox and then the topic; an

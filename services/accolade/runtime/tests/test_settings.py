@@ -49,6 +49,8 @@ def test_a_missing_required_variable_fails_naming_it(missing: str, value: str | 
         ("ACCOLADE_CONSUMER_BATCH_SIZE", "10001"),
         ("ACCOLADE_KAFKA_FETCH_MAX_WAIT_MS", "-1"),
         ("ACCOLADE_PURGE_INTERVAL_SECONDS", "0"),
+        ("ACCOLADE_EVENT_LATENESS_SECONDS", "0"),
+        ("ACCOLADE_EVENT_LATENESS_SECONDS", "three days"),
         ("ACCOLADE_INTAKE_RETENTION_SECONDS", "a week"),
         # Shorter than the outbox retention plus the topic retention: an event could come
         # again after the inbox forgot it.
@@ -168,6 +170,7 @@ def test_every_variable_overrides_its_default() -> None:
         "ACCOLADE_INBOX_RETENTION_SECONDS": "864000",
         "ACCOLADE_INTAKE_RETENTION_SECONDS": "2592000",
         "ACCOLADE_PURGE_INTERVAL_SECONDS": "30",
+        "ACCOLADE_EVENT_LATENESS_SECONDS": "3600",
         "ACCOLADE_HEALTH_INTERVAL_SECONDS": "0.25",
         "ACCOLADE_CONSUMER_BATCH_SIZE": "2000",
         "ACCOLADE_KAFKA_FETCH_MAX_WAIT_MS": "500",
@@ -192,6 +195,7 @@ def test_every_variable_overrides_its_default() -> None:
         inbox_retention_seconds=864000.0,
         intake_retention_seconds=2592000.0,
         purge_interval_seconds=30.0,
+        event_lateness_seconds=3600.0,
         health_interval_seconds=0.25,
         consumer_batch_size=2000,
         kafka_fetch_max_wait_ms=500,

@@ -1,0 +1,178 @@
+"""What a program should award, computed from all events at once, without the engine.
+
+Written from the semantics in docs/programs.md: each badge's condition as a Python
+predicate (one per starter badge), windows from zoneinfo, aggregates by plain arithmetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from accolade.v1 import achievements_service_pb2 as pb
+from accolade.v1 import envelope_pb2
+
+ALL_TIME = date(1970, 1, 1)
+
+# The starter program's conditions, said again in Python.
+PREDICATES: dict[str, Callable[[Any], bool]] = {
+    "first-resolution": lambda p: p.resolved_first_contact,
+    "five-stars": lambda p: p.csat == 5,
+    "csat-champion": lambda p: p.csat == 5,
+    "fcr-streak": lambda p: p.resolved_first_contact,
+    "fcr-day": lambda p: p.resolved_first_contact,
+    "fcr-week": lambda p: p.resolved_first_contact,
+    "no-transfer-week": lambda p: not p.transferred,
+    "quick-and-right": lambda p: p.resolved_first_contact and p.handle_time.seconds < 300,
+    "chat-specialist": lambda p: p.channel == 2 and p.resolved_first_contact,
+    "email-expert": lambda p: p.channel == 3 and p.resolved_first_contact,
+    "voice-veteran": lambda p: p.channel == 1,
+    "career-interactions": lambda p: True,
+    "hours-on-the-line": lambda p: True,
+    "kind-words": lambda p: p.csat >= 4 and len(p.comment) > 0,
+    "delight-week": lambda p: True,
+    "delight-month": lambda p: True,
+    "never-below-four": lambda p: True,
+    "five-star-streak": lambda p: p.csat == 5,
+    "steady-weeks": lambda p: p.resolved_first_contact,
+    "hot-week": lambda p: p.csat == 5,
+    "present-month": lambda p: True,
+    "glowing-reviews": lambda p: p.csat == 5 and len(p.comment) >= 40,
+    "nps-promoter": lambda p: p.HasField("nps") and p.nps >= 9,
+    "qa-excellence": lambda p: p.score >= 90,
+    "adherence-streak": lambda p: p.adherence_percent >= 95,
+    "training-path": lambda p: p.score >= 80,
+    "certification-ladder": lambda p: True,
+    "night-shift-hero": lambda p: p.name == "night_shift_hours",
+}
+
+
+def _start(day: date, window: str) -> date:
+    if window == "day":
+        return day
+    if window == "week":
+        return day - timedelta(days=day.weekday())
+    if window == "month":
+        return day.replace(day=1)
+    if window == "quarter":
+        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    return ALL_TIME
+
+
+def _end(start: date, window: str) -> date:
+    if window == "day":
+        return start + timedelta(days=1)
+    if window == "week":
+        return start + timedelta(days=7)
+    months = 1 if window == "month" else 3
+    m = start.month - 1 + months
+    return date(start.year + m // 12, m % 12 + 1, 1)
+
+
+def _number(p: Any, field: str) -> float:
+    value = getattr(p, field) if field else 1
+    if hasattr(value, "seconds"):
+        return float(value.seconds)
+    return float(value)
+
+
+def _longest(days: set[date], step: int) -> int:
+    best = run = 0
+    prev = None
+    for d in sorted(days):
+        run = run + 1 if prev is not None and (d - prev).days == step else 1
+        best, prev = max(best, run), d
+    return best
+
+
+@dataclasses.dataclass
+class Expected:
+    """Awards as (agent, badge, tier, award window), XP per agent, and every window's value."""
+
+    awards: set[tuple[str, str, str, date]]
+    xp: dict[str, int]
+    values: dict[tuple[str, str, date], float]
+
+
+def compute(
+    badges: list[pb.BadgeDefinition],
+    events: list[envelope_pb2.Envelope],
+    zones: dict[str, str],
+    now: datetime,
+    lateness: timedelta,
+) -> Expected:
+    """Every award and window value of `badges` over `events` (all within the lateness)."""
+    awards: set[tuple[str, str, str, date]] = set()
+    values: dict[tuple[str, str, date], float] = {}
+    for b in badges:
+        s, bid = b.spec, b.metadata.id
+        aggregate, window = s.aggregate or "count", s.window or "all_time"
+        per_day = s.min_per_day or 1
+        windows: dict[tuple[str, date], list[tuple[date, float]]] = defaultdict(list)
+        for e in events:
+            kind = e.WhichOneof("payload")
+            if kind != s.event or not PREDICATES[bid](getattr(e, kind)):
+                continue
+            day = (
+                e.occurred_at.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo(zones[e.agent_id])).date()
+            )
+            windows[(e.agent_id, _start(day, window))].append(
+                (day, _number(getattr(e, kind), s.field))
+            )
+        for (agent, start), items in windows.items():
+            xs = [x for _, x in items]
+            if window.startswith("rolling"):
+                length = 7 if window == "rolling_7d" else 30
+                value = max(
+                    float(sum(1 for d, _ in items if end - timedelta(days=length - 1) <= d <= end))
+                    if aggregate == "count"
+                    else 0.0
+                    for end in {d for d, _ in items}
+                )
+            elif aggregate in ("distinct_days", "streak"):
+                counts: dict[date, int] = defaultdict(int)
+                for d, _ in items:
+                    counts[d - timedelta(days=d.weekday()) if s.unit == "week" else d] += 1
+                qualifying = {d for d, n in counts.items() if n >= per_day}
+                value = float(
+                    len(qualifying)
+                    if aggregate == "distinct_days"
+                    else _longest(qualifying, 7 if s.unit == "week" else 1)
+                )
+            else:
+                value = {
+                    "count": len(xs),
+                    "sum": sum(xs),
+                    "avg": sum(xs) / len(xs),
+                    "min": min(xs),
+                    "max": max(xs),
+                }[aggregate]
+            values[(agent, bid, start)] = value
+            if aggregate in ("avg", "min"):
+                closes = (
+                    datetime.combine(
+                        _end(start, window), datetime.min.time(), ZoneInfo(zones[agent])
+                    )
+                    + lateness
+                )
+                if closes > now or len(xs) < (s.min_count or 1):
+                    continue
+            for t in s.tiers:
+                if value >= t.threshold:
+                    awards.add(
+                        (agent, bid, t.id, start if s.repeat == "every_window" else ALL_TIME)
+                    )
+    xp_of = {(b.metadata.id, t.id): t.xp for b in badges for t in b.spec.tiers}
+    xp: dict[str, int] = defaultdict(int)
+    for agent, bid, tier, _ in awards:
+        xp[agent] += xp_of[(bid, tier)]
+    return Expected(awards, dict(xp), values)
+
+
+def current_start(badge: pb.BadgeDefinition, zone: str, now: datetime) -> date:
+    """The first day of the badge's current window for an agent in `zone`."""
+    return _start(now.astimezone(ZoneInfo(zone)).date(), badge.spec.window or "all_time")
