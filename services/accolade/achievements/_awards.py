@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 import asyncpg
@@ -26,6 +28,29 @@ log = logging.getLogger(__name__)
 # How often windows that are decided at close (avg, min) are looked for.
 CLOSE_INTERVAL_SECONDS = 10.0
 _CLOSE_BATCH = 1000
+# Award keys remembered as held, at about 200 bytes each.
+HELD_CACHE = 200_000
+
+
+class _Held:
+    """A bounded set of award keys, the least recently seen forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self._keys: collections.OrderedDict[_store.AwardKey, None] = collections.OrderedDict()
+        self._size = size
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._keys:
+            self._keys.move_to_end(key)  # type: ignore[arg-type]
+            return True
+        return False
+
+    def update(self, keys: Iterable[_store.AwardKey]) -> None:
+        for k in keys:
+            self._keys[k] = None
+            self._keys.move_to_end(k)
+        while len(self._keys) > self._size:
+            self._keys.popitem(last=False)
 
 
 def award_envelope(aw: Award, now_stamp: envelope_pb2.Envelope) -> envelope_pb2.Envelope:
@@ -106,6 +131,9 @@ def badges_handler(ctx: Context) -> BatchHandler:
     """Evaluates each tenant's badges on a batch: a handful of statements per batch."""
     topic = ctx.topic("awards")
     programs = Programs(tenant_calendar(ctx.settings))
+    # Tiers known to be held: a count past its threshold reaches it again with every
+    # event, and asking the store each time would be most of the work of a batch.
+    held = _Held(HELD_CACHE)
     awarded = ctx.metrics.counter(
         "badges_awarded", "Badge tiers awarded, by the badge's window.", ("window",)
     )
@@ -128,8 +156,11 @@ def badges_handler(ctx: Context) -> BatchHandler:
         batch.count(late, len(d.too_late))
         windows = await _store.merge_windows(conn, d, by_tenant)
         buckets = await _store.merge_buckets(conn, d, by_tenant)
-        found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant, added=d.windows)
-        made = await _store.store_awards(conn, found, by_tenant, _levels(loaded), now)
+        found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
+        fresh = [aw for aw in found if _store.award_key(aw) not in held]
+        made = await _store.store_awards(conn, fresh, by_tenant, _levels(loaded), now)
+        # Awards are never taken back, so whatever was asked for is held once committed.
+        batch.after_commit(functools.partial(held.update, map(_store.award_key, fresh)))
         batch.emit(topic, announcements(made, loaded))
         for aw in made.awards:
             batch.count(awarded.labels(aw.rule.window))
@@ -166,7 +197,7 @@ async def _close_some(conn: asyncpg.Connection, programs: Programs, topic: str) 
         loaded = await programs.of(conn, {r[0] for r in rows})
         by_tenant = {t: p.program for t, p in loaded.items()}
         windows = {(r[0], r[1], r[2], r[3]): _store.agg_of(r, 4) for r in rows}
-        zones = {k: calendar.zone(r[12]) for k, r in zip(windows, rows, strict=True)}
+        zones = {(r[0], r[1]): calendar.zone(r[12]) for r in rows}
         found = evaluate.awards(windows, windows, {}, zones, by_tenant, closing=True)
         made = await _store.store_awards(conn, found, by_tenant, _levels(loaded), utcnow())
         await outbox.add(conn, topic, announcements(made, loaded))

@@ -71,6 +71,15 @@ _READ_BUCKETS = (
 )
 
 
+# (tenant, agent, badge, tier, award window): what an award is stored once by.
+AwardKey = tuple[str, str, str, str, date]
+
+
+def award_key(aw: Award) -> AwardKey:
+    """The key `aw` is stored by."""
+    return (aw.key[0], aw.key[1], aw.rule.badge_id, aw.tier.id, aw.award_window)
+
+
 def award_event_id(tenant_id: str, agent_id: str, badge_id: str, tier: str, window: date) -> str:
     """The id of the event announcing an award."""
     return str(uuid.uuid5(_AWARD_NAMESPACE, f"{tenant_id}/{agent_id}/{badge_id}/{tier}/{window}"))
@@ -139,7 +148,7 @@ async def merge_windows(
         return {}
     rows = []
     for key, a in d.windows.items():
-        tz = d.zones[key]
+        tz = d.zones[key[:2]]
         program = programs[key[0]]
         rule = program.version_at(key[2], a.last[0])
         closes = closes_at(rule, key[3], tz, program.cal) if rule else None
@@ -204,9 +213,7 @@ async def store_awards(
     """
     if not found:
         return Made([], [])
-    by_key = {
-        (aw.key[0], aw.key[1], aw.rule.badge_id, aw.tier.id, aw.award_window): aw for aw in found
-    }
+    by_key = {award_key(aw): aw for aw in found}
     rows = []
     for (t, a, b, tier, w), aw in by_key.items():
         s = aw.standing

@@ -17,7 +17,7 @@ from accolade.v1 import envelope_pb2
 log = logging.getLogger(__name__)
 
 # What an agent's console is told about, live.
-LIVE_PAYLOADS = frozenset({"badge_awarded", "challenge_completed"})
+LIVE_PAYLOADS = frozenset({"badge_awarded", "level_reached", "challenge_completed"})
 
 Queue = asyncio.Queue[envelope_pb2.Envelope | None]
 

@@ -109,15 +109,14 @@ class Condition:
         counts as not holding."""
         if self.always:
             return True
-        result = self._expr.eval(data={"event": payload, "agent": agent})
-        return result.type() == cel.Type.BOOL and bool(result.value())
+        # An evaluation error comes back as an error value whose value() is a message.
+        return self._expr.eval(data={"event": payload, "agent": agent}).value() is True
 
     def holds_in(self, activation: Any) -> bool:
         """`holds`, on an activation made once per event by `activation`."""
         if self.always:
             return True
-        result = self._expr.eval(activation)
-        return result.type() == cel.Type.BOOL and bool(result.value())
+        return self._expr.eval(activation).value() is True
 
 
 def activation(event_type: str, payload: Any, agent: Any) -> Any:

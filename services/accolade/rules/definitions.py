@@ -59,11 +59,12 @@ class Rule:
     unit: str
     min_count: int
     archived: bool = False
+    # Whether its value is computed from per-day (or per-week) buckets; set from the rest.
+    bucketed: bool = dataclasses.field(init=False)
 
-    @property
-    def bucketed(self) -> bool:
-        """Whether its value is computed from per-day (or per-week) buckets."""
-        return self.aggregate in aggregates.BUCKETED or self.window in calendar.ROLLING_DAYS
+    def __post_init__(self) -> None:
+        bucketed = self.aggregate in aggregates.BUCKETED or self.window in calendar.ROLLING_DAYS
+        object.__setattr__(self, "bucketed", bucketed)
 
     @property
     def at_close(self) -> bool:

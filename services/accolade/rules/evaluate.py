@@ -48,8 +48,9 @@ class Program:
             by_event.setdefault(versions[0].event, []).append(versions)
         return cls(cal, by_event, badges)
 
-    def in_force(self, event_type: str, at: datetime) -> Iterable[Rule]:
+    def in_force(self, event_type: str, at: datetime) -> list[Rule]:
         """The version of each badge counting `event_type` that is in force at `at`."""
+        out = []
         for versions in self.by_event.get(event_type, ()):
             current = None
             for r in versions:
@@ -57,7 +58,8 @@ class Program:
                     break
                 current = r
             if current is not None and not current.archived:
-                yield current
+                out.append(current)
+        return out
 
     def version_at(self, badge_id: str, at: datetime) -> Rule | None:
         """The version of a badge in force at `at`, archived or not."""
@@ -75,7 +77,8 @@ class Deltas:
 
     windows: dict[WindowKey, Agg] = dataclasses.field(default_factory=dict)
     buckets: dict[BucketKey, Agg] = dataclasses.field(default_factory=dict)
-    zones: dict[WindowKey, ZoneInfo] = dataclasses.field(default_factory=dict)
+    # Each agent's time zone, by (tenant, agent).
+    zones: dict[tuple[str, str], ZoneInfo] = dataclasses.field(default_factory=dict)
     # Events too late to count, by (tenant, event id).
     too_late: list[envelope_pb2.Envelope] = dataclasses.field(default_factory=list)
 
@@ -120,6 +123,9 @@ def contributions(
         payload = getattr(e, kind)
         day = calendar.local_day(at, tz)
         mark = (at, e.event_id)
+        who = (e.tenant_id, e.agent_id)
+        out.zones[who] = tz
+        starts: dict[str, date] = {}
         bound = None
         # Badges often share a condition ("resolved on first contact"): evaluate each once.
         held: dict[str, bool] = {}
@@ -134,14 +140,13 @@ def contributions(
                 if not ok:
                     continue
             value = read_number(payload, rule.field) if rule.field else 1.0
-            key = (
-                e.tenant_id,
-                e.agent_id,
-                rule.badge_id,
-                calendar.window_start(day, rule.window, cal.week_start),
-            )
+            start = starts.get(rule.window)
+            if start is None:
+                start = starts[rule.window] = calendar.window_start(
+                    day, rule.window, cal.week_start
+                )
+            key = (*who, rule.badge_id, start)
             _add(out.windows, key, Agg(1, value, value, value, mark, mark))
-            out.zones[key] = tz
             if rule.bucketed:
                 bucket = day
                 if rule.aggregate == "streak" and rule.unit == "week":
@@ -249,24 +254,18 @@ def awards(
     keys: Iterable[WindowKey],
     windows: Mapping[WindowKey, Agg],
     buckets: Mapping[WindowKey, Mapping[date, Agg]],
-    zones: Mapping[WindowKey, ZoneInfo],
+    zones: Mapping[tuple[str, str], ZoneInfo],
     programs: Mapping[str, Program],
     closing: bool = False,
-    added: Mapping[WindowKey, Agg] | None = None,
 ) -> list[Award]:
     """The tiers reached in each window of `keys`, from its merged state.
 
     Args:
         keys: the windows a batch touched (or, with `closing`, the windows that closed).
         windows, buckets: their merged state.
-        zones: each window's time zone.
+        zones: each agent's time zone, by (tenant, agent).
         programs: each tenant's program.
         closing: decide the rules decided at close (avg, min) instead of the others.
-        added: what the batch added to each window. For a count or a sum it tells the
-            value before the batch, so only the tiers the batch crossed are returned and
-            the store is not asked again for tiers it holds. (So a new version that lowers
-            a threshold below an agent's value awards that tier only when the value next
-            crosses a threshold, not at once.)
     """
     out: list[Award] = []
     for key in keys:
@@ -282,13 +281,7 @@ def awards(
             agg.n < rule.min_count or scalar(rule.aggregate, agg) < rule.tiers[0].threshold
         ):
             continue  # the usual case, decided without the window's bounds
-        s = standing(rule, start, agg, buckets.get(key, {}), zones[key], program.cal)
+        s = standing(rule, start, agg, buckets.get(key, {}), zones[key[:2]], program.cal)
         tiers = reached(rule, s)
-        delta = added.get(key) if added is not None else None
-        if delta is not None and not rule.bucketed and rule.aggregate in ("count", "sum"):
-            before = s.value - (delta.n if rule.aggregate == "count" else delta.total)
-            # A sum's subtraction may round; asking again for a held tier is harmless.
-            before -= 1e-9 * max(1.0, abs(before))
-            tiers = [t for t in tiers if t.threshold > before]
         out.extend(Award(key, award_window(rule, start), rule, t, s) for t in tiers)
     return out

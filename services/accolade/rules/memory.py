@@ -26,7 +26,7 @@ class MemoryState:
 
     windows: dict[WindowKey, Agg] = dataclasses.field(default_factory=dict)
     buckets: dict[WindowKey, dict[date, Agg]] = dataclasses.field(default_factory=dict)
-    zones: dict[WindowKey, ZoneInfo] = dataclasses.field(default_factory=dict)
+    zones: dict[tuple[str, str], ZoneInfo] = dataclasses.field(default_factory=dict)
     awards: dict[AwardKey, Award] = dataclasses.field(default_factory=dict)
     closed: set[WindowKey] = dataclasses.field(default_factory=set)
     too_late: list[str] = dataclasses.field(default_factory=list)
@@ -55,9 +55,7 @@ class MemoryState:
                 days[bucket] = agg.copy()
         self.zones.update(d.zones)
         return self._keep(
-            evaluate.awards(
-                d.windows, self.windows, self.buckets, self.zones, programs, added=d.windows
-            )
+            evaluate.awards(d.windows, self.windows, self.buckets, self.zones, programs)
         )
 
     def close(self, programs: Mapping[str, Program], now: datetime) -> list[Award]:
@@ -68,7 +66,7 @@ class MemoryState:
             rule = program.version_at(key[2], agg.last[0]) if program else None
             if key in self.closed or rule is None or program is None:
                 continue
-            closes = evaluate.closes_at(rule, key[3], self.zones[key], program.cal)
+            closes = evaluate.closes_at(rule, key[3], self.zones[key[:2]], program.cal)
             if closes is not None and closes <= now:
                 due.append(key)
         self.closed.update(due)

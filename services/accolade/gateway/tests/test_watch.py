@@ -91,3 +91,16 @@ async def test_a_failed_hub_is_started_again_and_the_gateway_is_not_serving_mean
         gateway.metrics_url, "accolade_gateway_task_restarts_total", task="watch-hub"
     )
     assert restarts == 1
+
+
+async def test_a_level_reached_reaches_the_agents_stream_like_a_badge(start_service, infra) -> None:
+    gateway = await start_service("gateway")
+    level = envelope_pb2.Envelope(
+        event_id=str(uuid.uuid4()),
+        tenant_id="acme",
+        agent_id="a1",
+        level_reached=events_pb2.LevelReached(level=2, name="Associate", xp=120, table_version=1),
+    )
+    level.occurred_at.GetCurrentTime()
+    awards = gateway.settings.topics.topic("awards")
+    assert await delivered(gateway.channel, infra.bootstrap, awards, level) == level.event_id

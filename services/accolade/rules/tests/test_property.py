@@ -335,7 +335,9 @@ def test_batches_in_any_order_agree_with_a_recomputation(
     for key, agg in state.windows.items():
         _, agent, b, w = key
         rule = rules[int(b[1:])]
-        s = standing(rule, w, agg, state.buckets.get(key, {}), state.zones[key], programs["t"].cal)
+        s = standing(
+            rule, w, agg, state.buckets.get(key, {}), state.zones[key[:2]], programs["t"].cal
+        )
         got_values[(agent, b, w)] = (round(s.value, 6), agg.n)
         # The explanation's first and last events are the window's earliest and latest.
         marks = sorted(
