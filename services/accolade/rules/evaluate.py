@@ -134,9 +134,13 @@ def contributions(
             if not c.always:
                 ok = held.get(c.source)
                 if ok is None:
-                    if bound is None:
-                        bound = activation(kind, payload, agent)
-                    ok = held[c.source] = c.holds_in(bound)
+                    if c.fast is not None:
+                        ok = c.fast(payload, agent)
+                    else:
+                        if bound is None:
+                            bound = activation(kind, payload, agent)
+                        ok = c.holds_in(bound)
+                    held[c.source] = ok
                 if not ok:
                     continue
             value = read_number(payload, rule.field) if rule.field else 1.0
