@@ -63,8 +63,12 @@ CREATE TABLE badge_windows (
     closes_at    timestamptz,
     closed       boolean          NOT NULL DEFAULT false,
     PRIMARY KEY (tenant_id, agent_id, badge_id, window_start)
-);
-CREATE INDEX badge_windows_closing ON badge_windows (closes_at) WHERE NOT closed;
+-- Every counted event updates its rows in place: room on each page keeps the updates
+-- HOT (no index entry written), since no indexed column changes.
+) WITH (fillfactor = 80);
+-- Only windows decided at close are in it, until they are.
+CREATE INDEX badge_windows_closing ON badge_windows (closes_at)
+    WHERE closes_at IS NOT NULL AND NOT closed;
 
 -- Per local day (or week, for weekly streaks) within a window, for distinct days,
 -- streaks and rolling windows.
@@ -83,7 +87,7 @@ CREATE TABLE badge_buckets (
     last_at      timestamptz      NOT NULL,
     last_id      uuid             NOT NULL,
     PRIMARY KEY (tenant_id, agent_id, badge_id, window_start, bucket)
-);
+) WITH (fillfactor = 80);
 
 -- Awards are per tier, and per window for badges earned again in every window.
 ALTER TABLE agent_badges
