@@ -176,8 +176,12 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
             dupes += (await feedback.SubmitSurvey(s, timeout=10)).duplicate
         print(f"Sent {len(surveys)} surveys ({len(surveys) - dupes} new, {dupes} duplicate)\n")
 
+        # The board is today's (UTC): it counts this morning's resolutions only.
         resolved = Counter(
-            e.agent_id for e in interactions if e.interaction_completed.resolved_first_contact
+            e.agent_id
+            for e in interactions
+            if e.interaction_completed.resolved_first_contact
+            and e.occurred_at.ToDatetime(tzinfo=UTC).date() == now.date()
         )
         boards = leaderboards_service_pb2_grpc.LeaderboardsServiceStub(lb)
         day = now.date().isoformat()
