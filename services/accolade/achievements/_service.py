@@ -7,9 +7,10 @@ from datetime import UTC
 import asyncpg
 import grpc
 
-from accolade.achievements import _programs
+from accolade.achievements import _programs, _store
 from accolade.achievements._awards import badges_handler, roster_handler, tenant_calendar
 from accolade.achievements._progress import progress
+from accolade.rules import calendar
 from accolade.runtime.errors import NotFound
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
@@ -33,6 +34,63 @@ def _names(v: Violations, tenant_id: str, agent_id: str | None = None) -> None:
     v.check()
 
 
+_AWARD = (
+    "badge_id, tier_id, name, description, xp, rule_version, awarded_at, time_window, value, "
+    "threshold, window_from, window_until, event_count, trigger_event_ids::text[] AS triggers"
+)
+
+
+def _badge(r: asyncpg.Record) -> pb.AgentBadge:
+    explanation = events_pb2.Explanation(
+        rule_id=r["badge_id"],
+        rule_version=r["rule_version"],
+        window=r["time_window"],
+        value=r["value"],
+        threshold=r["threshold"],
+        trigger_event_ids=r["triggers"],
+        tier_id=r["tier_id"],
+        event_count=r["event_count"],
+    )
+    if r["window_from"] is not None:
+        explanation.window_start.FromDatetime(r["window_from"])
+        explanation.window_end.FromDatetime(r["window_until"])
+    badge = pb.AgentBadge(
+        badge_id=r["badge_id"],
+        name=r["name"],
+        description=r["description"],
+        explanation=explanation,
+        tier_id=r["tier_id"],
+        xp=r["xp"],
+    )
+    badge.awarded_at.FromDatetime(r["awarded_at"])
+    return badge
+
+
+def _summary(b: pb.AgentBadge, d: pb.BadgeDefinition, zone: str) -> str:
+    """An award's explanation, in words."""
+    x = b.explanation
+    what = {
+        "count": "events that counted",
+        "sum": f"total {d.spec.field}",
+        "avg": f"average {d.spec.field}",
+        "min": f"lowest {d.spec.field}",
+        "max": f"highest {d.spec.field}",
+        "distinct_days": "days that counted",
+        "streak": "weeks in a row" if d.spec.unit == "week" else "days in a row",
+    }[d.spec.aggregate or "count"]
+    when = "all time"
+    if x.HasField("window_start"):
+        tz = calendar.zone(zone)
+        start = x.window_start.ToDatetime(tzinfo=UTC).astimezone(tz)
+        end = x.window_end.ToDatetime(tzinfo=UTC).astimezone(tz)
+        when = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({zone})"
+    return (
+        f"{b.name} {b.tier_id}: {what} {x.value:g}, at least {x.threshold:g} needed, "
+        f"over {when}; {x.event_count} events counted, the first {x.trigger_event_ids[0]} "
+        f"and the last {x.trigger_event_ids[-1]}; by version {x.rule_version} of the badge."
+    )
+
+
 _LATEST = (
     "SELECT DISTINCT ON (badge_id) badge_id, version, effective_at, archived, definition "
     "FROM badge_definitions WHERE tenant_id = $1 AND ($2::text IS NULL OR badge_id = $2) "
@@ -52,38 +110,12 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
     ) -> pb.ListAgentBadgesResponse:
         _names(Violations(), request.tenant_id, request.agent_id)
         rows = await self._ctx.pool.fetch(
-            "SELECT badge_id, tier_id, name, description, xp, rule_version, awarded_at, "
-            "time_window, value, threshold, window_from, window_until, event_count, "
-            "trigger_event_ids::text[] AS triggers FROM agent_badges "
-            "WHERE tenant_id = $1 AND agent_id = $2 ORDER BY awarded_at, badge_id, threshold",
+            f"SELECT {_AWARD} FROM agent_badges WHERE tenant_id = $1 AND agent_id = $2 "  # noqa: S608
+            "ORDER BY awarded_at, badge_id, threshold",
             request.tenant_id,
             request.agent_id,
         )
-        badges = []
-        for r in rows:
-            explanation = events_pb2.Explanation(
-                rule_id=r["badge_id"],
-                rule_version=r["rule_version"],
-                window=r["time_window"],
-                value=r["value"],
-                threshold=r["threshold"],
-                trigger_event_ids=r["triggers"],
-                tier_id=r["tier_id"],
-                event_count=r["event_count"],
-            )
-            if r["window_from"] is not None:
-                explanation.window_start.FromDatetime(r["window_from"])
-                explanation.window_end.FromDatetime(r["window_until"])
-            badge = pb.AgentBadge(
-                badge_id=r["badge_id"],
-                name=r["name"],
-                description=r["description"],
-                explanation=explanation,
-                tier_id=r["tier_id"],
-                xp=r["xp"],
-            )
-            badge.awarded_at.FromDatetime(r["awarded_at"])
-            badges.append(badge)
+        badges = [_badge(r) for r in rows]
         return pb.ListAgentBadgesResponse(badges=badges)
 
     async def ApplyProgram(
@@ -148,6 +180,47 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
         table.version = row["version"]
         table.effective_at.FromDatetime(row["effective_at"].astimezone(UTC))
         return pb.GetLevelTableResponse(level_table=table)
+
+    async def ExplainAward(
+        self, request: pb.ExplainAwardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExplainAwardResponse:
+        v = Violations()
+        v.identifier("badge_id", request.badge_id)
+        v.identifier("tier_id", request.tier_id)
+        window = v.day("window", request.window, today=calendar.ALL_TIME)
+        _names(v, request.tenant_id, request.agent_id)
+        async with self._ctx.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_AWARD} FROM agent_badges WHERE tenant_id = $1 AND agent_id = $2 "  # noqa: S608
+                "AND badge_id = $3 AND tier_id = $4 AND award_window = $5",
+                request.tenant_id,
+                request.agent_id,
+                request.badge_id,
+                request.tier_id,
+                window,
+            )
+            if row is None:
+                raise NotFound(f"the agent holds no {request.badge_id} {request.tier_id}")
+            version = await conn.fetchrow(
+                "SELECT version, effective_at, archived, definition FROM badge_definitions "
+                "WHERE tenant_id = $1 AND badge_id = $2 AND version = $3",
+                request.tenant_id,
+                request.badge_id,
+                row["rule_version"],
+            )
+            agent = (await _store.agents(conn, [(request.tenant_id, request.agent_id)])).get(
+                (request.tenant_id, request.agent_id)
+            )
+        badge = _badge(row)
+        definition = _definition(version)
+        zone = (
+            agent.time_zone
+            if agent and agent.time_zone
+            else tenant_calendar(self._ctx.settings).default_zone
+        )
+        return pb.ExplainAwardResponse(
+            badge=badge, definition=definition, summary=_summary(badge, definition, zone)
+        )
 
     async def GetAgentProgress(
         self, request: pb.GetAgentProgressRequest, context: grpc.aio.ServicerContext

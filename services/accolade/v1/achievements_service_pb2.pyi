@@ -214,6 +214,30 @@ class GetLevelTableResponse(_message.Message):
     level_table: LevelTable
     def __init__(self, level_table: _Optional[_Union[LevelTable, _Mapping]] = ...) -> None: ...
 
+class ExplainAwardRequest(_message.Message):
+    __slots__ = ("tenant_id", "agent_id", "badge_id", "tier_id", "window")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    BADGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_ID_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    agent_id: str
+    badge_id: str
+    tier_id: str
+    window: str
+    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., badge_id: _Optional[str] = ..., tier_id: _Optional[str] = ..., window: _Optional[str] = ...) -> None: ...
+
+class ExplainAwardResponse(_message.Message):
+    __slots__ = ("badge", "definition", "summary")
+    BADGE_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    badge: AgentBadge
+    definition: BadgeDefinition
+    summary: str
+    def __init__(self, badge: _Optional[_Union[AgentBadge, _Mapping]] = ..., definition: _Optional[_Union[BadgeDefinition, _Mapping]] = ..., summary: _Optional[str] = ...) -> None: ...
+
 class GetAgentProgressRequest(_message.Message):
     __slots__ = ("tenant_id", "agent_id")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

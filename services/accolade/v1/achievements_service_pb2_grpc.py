@@ -66,6 +66,11 @@ class AchievementsServiceStub:
                 request_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableResponse.FromString,
                 _registered_method=True)
+        self.ExplainAward = channel.unary_unary(
+                '/accolade.v1.AchievementsService/ExplainAward',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.ExplainAwardRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ExplainAwardResponse.FromString,
+                _registered_method=True)
         self.GetAgentProgress = channel.unary_unary(
                 '/accolade.v1.AchievementsService/GetAgentProgress',
                 request_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.SerializeToString,
@@ -122,6 +127,14 @@ class AchievementsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExplainAward(self, request, context):
+        """ExplainAward says why an agent holds a badge tier: the award's explanation, the
+        version of the definition that granted it, and the same in words.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetAgentProgress(self, request, context):
         """GetAgentProgress answers, for every badge in force, where the agent stands in the
         current window and what is left for the next tier, and the agent's XP and level.
@@ -162,6 +175,11 @@ def add_AchievementsServiceServicer_to_server(servicer, server):
                     servicer.GetLevelTable,
                     request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableResponse.SerializeToString,
+            ),
+            'ExplainAward': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainAward,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ExplainAwardRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.ExplainAwardResponse.SerializeToString,
             ),
             'GetAgentProgress': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAgentProgress,
@@ -333,6 +351,33 @@ class AchievementsService:
             '/accolade.v1.AchievementsService/GetLevelTable',
             accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableRequest.SerializeToString,
             accolade_dot_v1_dot_achievements__service__pb2.GetLevelTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainAward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.AchievementsService/ExplainAward',
+            accolade_dot_v1_dot_achievements__service__pb2.ExplainAwardRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.ExplainAwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

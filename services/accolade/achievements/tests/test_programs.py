@@ -204,6 +204,33 @@ async def test_tiers_xp_levels_and_progress_in_the_agents_own_day(start_service,
     )
     assert span == timedelta(days=1)
 
+    # The award explains itself, in the agent's own day.
+    why = await stub.ExplainAward(
+        pb.ExplainAwardRequest(
+            tenant_id="acme",
+            agent_id="a1",
+            badge_id="resolver",
+            tier_id="silver",
+            window=f"{yesterday}",
+        )
+    )
+    assert why.badge == y
+    assert (why.definition.version, why.definition.spec.tiers[0].threshold) == (1, 2)
+    assert why.summary.startswith(
+        f"Resolver silver: events that counted 2, at least 2 needed, over {yesterday} 00:00 "
+        f"to {yesterday + timedelta(days=1)} 00:00 (Asia/Tokyo); 2 events counted, the first "
+        f"{day_one[0].event_id} and the last {day_one[1].event_id}; by version 1"
+    )
+    for bad, code in (
+        (dict(tier_id="platinum", window=f"{yesterday}"), grpc.StatusCode.NOT_FOUND),
+        (dict(tier_id="silver", window="yesterday"), grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ExplainAward(
+                pb.ExplainAwardRequest(tenant_id="acme", agent_id="a1", badge_id="resolver", **bad)
+            )
+        assert caught.value.code() == code
+
     # XP adds up; at 100 the agent reaches level 2, announced once.
     xp = 60 * len(expected)
     progress = await stub.GetAgentProgress(
