@@ -158,7 +158,7 @@ def badges_handler(ctx: Context) -> BatchHandler:
         buckets = await _store.merge_buckets(conn, d, by_tenant)
         found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
         fresh = [aw for aw in found if _store.award_key(aw) not in held]
-        made = await _store.store_awards(conn, fresh, by_tenant, _levels(loaded), now)
+        made = await _store.store_awards(conn, fresh, _levels(loaded), now)
         # Awards are never taken back, so whatever was asked for is held once committed.
         batch.after_commit(functools.partial(held.update, map(_store.award_key, fresh)))
         batch.emit(topic, announcements(made, loaded))
@@ -199,7 +199,7 @@ async def _close_some(conn: asyncpg.Connection, programs: Programs, topic: str) 
         windows = {(r[0], r[1], r[2], r[3]): _store.agg_of(r, 4) for r in rows}
         zones = {(r[0], r[1]): calendar.zone(r[12]) for r in rows}
         found = evaluate.awards(windows, windows, {}, zones, by_tenant, closing=True)
-        made = await _store.store_awards(conn, found, by_tenant, _levels(loaded), utcnow())
+        made = await _store.store_awards(conn, found, _levels(loaded), utcnow())
         await outbox.add(conn, topic, announcements(made, loaded))
         await conn.execute(
             "UPDATE badge_windows s SET closed = true FROM unnest($1::text[], $2::text[], "

@@ -215,7 +215,6 @@ class Made:
 async def store_awards(
     conn: asyncpg.Connection,
     found: Sequence[Award],
-    programs: Mapping[str, Program],
     levels: Mapping[str, Levels],
     now: datetime,
 ) -> Made:
