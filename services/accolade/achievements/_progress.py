@@ -15,16 +15,18 @@ from accolade.rules.evaluate import award_window, standing
 from accolade.v1 import achievements_service_pb2 as pb
 
 
-def _summary(rule: Rule, remaining: float, tier: str) -> str:
-    amount = f"{remaining:g}"
+def _summary(rule: Rule, value: float, remaining: float, tier: str, threshold: float) -> str:
+    """What is left for the next tier, in words."""
+    if rule.aggregate in ("avg", "min", "max"):
+        word = {"avg": "average", "min": "lowest", "max": "highest"}[rule.aggregate]
+        return f"{word} {rule.field} is {value:.4g}; {threshold:g} earns {rule.name} {tier}"
     unit = {
         "count": "",
+        "sum": f" {rule.field}",
         "distinct_days": " days",
         "streak": " weeks in a row" if rule.unit == "week" else " days in a row",
-    }.get(rule.aggregate, f" {rule.field}")
-    if rule.aggregate in ("avg", "min", "max"):
-        return f"{rule.aggregate} {rule.field} {amount} short of {rule.name} {tier}"
-    return f"{amount} more{unit} for {rule.name} {tier}"
+    }[rule.aggregate]
+    return f"{remaining:.4g} more{unit} for {rule.name} {tier}"
 
 
 async def progress(
@@ -110,6 +112,8 @@ async def progress(
             entry_pb.next_tier_id = nxt.id
             entry_pb.next_threshold = nxt.threshold
             entry_pb.remaining = max(0.0, nxt.threshold - entry_pb.value)
-            entry_pb.summary = _summary(rule, entry_pb.remaining, nxt.id)
+            entry_pb.summary = _summary(
+                rule, entry_pb.value, entry_pb.remaining, nxt.id, nxt.threshold
+            )
         out.badges.append(entry_pb)
     return out

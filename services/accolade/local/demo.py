@@ -8,6 +8,7 @@ import random
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import grpc
 
@@ -34,6 +35,8 @@ FIRST_CONTACT_RATE = {"ana.silva": 0.9, "ben.okafor": 0.7, "chloe.martin": 0.55,
 _NAMESPACE = uuid.UUID("3c1b1a0e-2d5f-4a8e-9f11-0c7b9e2a4d03")
 
 
+# The agents' time zone: their days, weeks and months are Lisbon's.
+ZONE = "Europe/Lisbon"
 # Days of history the demo sends: within the 72 hours an event may arrive late and count.
 DAYS = 3
 
@@ -154,6 +157,7 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
                         display_name=a.replace(".", " ").title(),
                         team_id="team-a" if i < 2 else "team-b",
                         site_id="lisbon",
+                        time_zone=ZONE,
                     )
                     for i, a in enumerate(AGENTS)
                 ],
@@ -244,6 +248,9 @@ async def _show_badges(
         )
         for b in got.badges:
             x = b.explanation
+            if x.window in ("day", "week", "month", "quarter"):
+                start = x.window_start.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo(ZONE)).date()
+                b.tier_id += f" ({x.window} of {start})"
             print(
                 f"    {b.name} {b.tier_id}: {x.value:g} >= {x.threshold:g} over {x.event_count} events (+{b.xp} XP)"
             )
