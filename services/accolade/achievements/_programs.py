@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 import asyncpg
@@ -50,22 +50,22 @@ class Programs:
             "SELECT tenant_id, revision FROM program_revisions WHERE tenant_id = ANY($1::text[])",
             list(set(tenants)),
         )
-        stale = [
-            r[0] for r in rows if (held := self._cache.get(r[0])) is None or held.revision != r[1]
-        ]
+        stale = {
+            r[0]: r[1]
+            for r in rows
+            if (held := self._cache.get(r[0])) is None or held.revision != r[1]
+        }
         if stale:
             self._cache.update(await load(conn, stale, self._cal))
         return {r[0]: self._cache[r[0]] for r in rows if r[0] in self._cache}
 
 
 async def load(
-    conn: asyncpg.Connection, tenants: list[str], cal: calendar.Calendar
+    conn: asyncpg.Connection, revisions: Mapping[str, int], cal: calendar.Calendar
 ) -> dict[str, Loaded]:
-    """Reads and compiles every version of the programs of `tenants`."""
-    revisions = await conn.fetch(
-        "SELECT tenant_id, revision FROM program_revisions WHERE tenant_id = ANY($1::text[])",
-        tenants,
-    )
+    """Reads and compiles every version of the programs of the tenants in `revisions`
+    (tenant -> the revision just read)."""
+    tenants = list(revisions)
     badges = await conn.fetch(
         "SELECT tenant_id, version, effective_at, archived, definition FROM badge_definitions "
         "WHERE tenant_id = ANY($1::text[])",
@@ -85,7 +85,10 @@ async def load(
         r["tenant_id"]: compile_levels(pb.LevelTable.FromString(r["definition"]), r["version"])
         for r in tables
     }
-    return {r[0]: Loaded(r[1], Program.of(rules[r[0]], cal), levels.get(r[0])) for r in revisions}
+    return {
+        t: Loaded(revision, Program.of(rules[t], cal), levels.get(t))
+        for t, revision in revisions.items()
+    }
 
 
 def validate(request: pb.ApplyProgramRequest) -> None:

@@ -185,10 +185,12 @@ async def merge_buckets(
         *db.columns([(*k[:4], *_agg_fields(a), k[4]) for k, a in d.buckets.items()], 13),
     )
     reach: dict[WindowKey, tuple[date, date]] = {}
-    for t, a, b, w, bucket in d.buckets:
-        rule = programs[t].by_badge[b][-1]
-        span = timedelta(days=calendar.ROLLING_DAYS.get(rule.window, 0) - 1)
-        if rule.window not in calendar.ROLLING_DAYS:
+    for (t, a, b, w, bucket), agg in d.buckets.items():
+        # The window kind of the version that counted the bucket's events, as in awards.
+        rule = programs[t].version_at(b, agg.last[0])
+        window = rule.window if rule is not None else ""
+        span = timedelta(days=calendar.ROLLING_DAYS.get(window, 0) - 1)
+        if window not in calendar.ROLLING_DAYS:
             lo, hi = date.min, date.max
         else:
             lo, hi = bucket - span, bucket + span

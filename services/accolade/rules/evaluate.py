@@ -50,25 +50,22 @@ class Program:
 
     def in_force(self, event_type: str, at: datetime) -> list[Rule]:
         """The version of each badge counting `event_type` that is in force at `at`."""
-        out = []
-        for versions in self.by_event.get(event_type, ()):
-            current = None
-            for r in versions:
-                if r.effective_at > at:
-                    break
-                current = r
-            if current is not None and not current.archived:
-                out.append(current)
-        return out
+        found = (_current(versions, at) for versions in self.by_event.get(event_type, ()))
+        return [r for r in found if r is not None and not r.archived]
 
     def version_at(self, badge_id: str, at: datetime) -> Rule | None:
         """The version of a badge in force at `at`, archived or not."""
-        current = None
-        for r in self.by_badge.get(badge_id, ()):
-            if r.effective_at > at:
-                break
-            current = r
-        return current
+        return _current(self.by_badge.get(badge_id, ()), at)
+
+
+def _current(versions: Sequence[Rule], at: datetime) -> Rule | None:
+    """The last of `versions` (ascending by effective time) in force at `at`."""
+    current = None
+    for r in versions:
+        if r.effective_at > at:
+            break
+        current = r
+    return current
 
 
 @dataclasses.dataclass(slots=True)
