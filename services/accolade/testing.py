@@ -40,6 +40,7 @@ def interaction(
     *,
     resolved: bool = True,
     occurred_at: datetime | None = None,
+    handle_seconds: int = 240,
 ) -> envelope_pb2.Envelope:
     """An interaction_completed envelope with a fresh event id, a few minutes old by default."""
     e = envelope_pb2.Envelope(
@@ -54,7 +55,7 @@ def interaction(
     )
     e.occurred_at.FromDatetime(occurred_at or datetime.now(UTC) - timedelta(minutes=3))
     e.recorded_at.GetCurrentTime()
-    e.interaction_completed.handle_time.FromSeconds(240)
+    e.interaction_completed.handle_time.FromSeconds(handle_seconds)
     return e
 
 

@@ -7,12 +7,11 @@ import collections
 import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 
 import asyncpg
 
 from accolade.achievements import _store
-from accolade.achievements._programs import Loaded, Programs
+from accolade.achievements._programs import Loaded, Programs, tenant_calendar
 from accolade.rules import calendar, evaluate
 from accolade.rules.definitions import Levels
 from accolade.rules.evaluate import Award
@@ -20,7 +19,6 @@ from accolade.runtime import db, outbox
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.roster import latest_entries
 from accolade.runtime.service import Context
-from accolade.runtime.settings import Settings
 from accolade.runtime.validation import utcnow
 from accolade.v1 import envelope_pb2, events_pb2
 
@@ -120,11 +118,6 @@ def announcements(made: _store.Made, loaded: Mapping[str, Loaded]) -> list[envel
         if levels is not None:
             out.append(level_envelope(t, a, level, xp, version, levels.names, stamp))
     return out
-
-
-def tenant_calendar(settings: Settings) -> calendar.Calendar:
-    """How every tenant counts time, until tenants have settings of their own."""
-    return calendar.Calendar(lateness=timedelta(seconds=settings.event_lateness_seconds))
 
 
 def badges_handler(ctx: Context) -> BatchHandler:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -18,6 +18,7 @@ from accolade.rules.definitions import (
     compile_levels,
 )
 from accolade.rules.evaluate import Program
+from accolade.runtime.settings import Settings
 from accolade.runtime.validation import Violations
 from accolade.v1 import achievements_service_pb2 as pb
 
@@ -31,6 +32,11 @@ class Loaded:
     revision: int
     program: Program
     levels: Levels | None
+
+
+def tenant_calendar(settings: Settings) -> calendar.Calendar:
+    """How every tenant counts time, until tenants have settings of their own."""
+    return calendar.Calendar(lateness=timedelta(seconds=settings.event_lateness_seconds))
 
 
 class Programs:

@@ -57,10 +57,11 @@ async def progress(
     ]
     starts = [calendar.window_start(today, r.window, cal.week_start) for r in rules]
     keys = [(r.badge_id, w) for r, w in zip(rules, starts, strict=True)]
-    windows = {
-        (r[0], r[1]): _store.agg_of(r, 2)
-        for r in await conn.fetch(
-            f"SELECT badge_id, window_start, {_store.AGG} FROM badge_windows "  # noqa: S608
+
+    async def current(columns: str, table: str) -> list[asyncpg.Record]:
+        """The agent's rows of `table` in the current window of each badge."""
+        rows: list[asyncpg.Record] = await conn.fetch(
+            f"SELECT {columns}, {_store.AGG} FROM {table} "  # noqa: S608 - constants only
             "WHERE tenant_id = $1 AND agent_id = $2 AND (badge_id, window_start) IN "
             "(SELECT * FROM unnest($3::text[], $4::date[]))",
             tenant,
@@ -68,17 +69,14 @@ async def progress(
             [k[0] for k in keys],
             [k[1] for k in keys],
         )
+        return rows
+
+    windows = {
+        (r[0], r[1]): _store.agg_of(r, 2)
+        for r in await current("badge_id, window_start", "badge_windows")
     }
     buckets: dict[tuple[str, date], dict[date, Agg]] = {}
-    for r in await conn.fetch(
-        f"SELECT badge_id, window_start, bucket, {_store.AGG} FROM badge_buckets "  # noqa: S608
-        "WHERE tenant_id = $1 AND agent_id = $2 AND (badge_id, window_start) IN "
-        "(SELECT * FROM unnest($3::text[], $4::date[]))",
-        tenant,
-        agent,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-    ):
+    for r in await current("badge_id, window_start, bucket", "badge_buckets"):
         buckets.setdefault((r[0], r[1]), {})[r[2]] = _store.agg_of(r, 3)
     held: dict[str, set[str]] = {}
     for r in await conn.fetch(

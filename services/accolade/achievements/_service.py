@@ -8,7 +8,8 @@ import asyncpg
 import grpc
 
 from accolade.achievements import _programs, _store
-from accolade.achievements._awards import badges_handler, roster_handler, tenant_calendar
+from accolade.achievements._awards import badges_handler, roster_handler
+from accolade.achievements._programs import tenant_calendar
 from accolade.achievements._progress import progress
 from accolade.rules import calendar
 from accolade.runtime.errors import NotFound

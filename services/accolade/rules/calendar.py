@@ -12,7 +12,6 @@ WINDOWS = ("all_time", "day", "week", "month", "quarter", "rolling_7d", "rolling
 CALENDAR_WINDOWS = ("day", "week", "month", "quarter")
 ROLLING_DAYS = {"rolling_7d": 7, "rolling_30d": 30}
 ALL_TIME = date(1970, 1, 1)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from accolade import testing
 from accolade.rules.calendar import Calendar
 from accolade.rules.definitions import Rule, compile_badge
 from accolade.rules.evaluate import Program
 from accolade.v1 import achievements_service_pb2 as pb
-from accolade.v1 import envelope_pb2, events_pb2
+from accolade.v1 import envelope_pb2
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -32,27 +32,10 @@ def program(*rules: Rule, cal: Calendar | None = None) -> Program:
 
 
 def survey_at(agent: str, at: datetime, csat: int, tenant: str = "t") -> envelope_pb2.Envelope:
-    e = envelope_pb2.Envelope(
-        event_id=str(uuid.uuid4()),
-        tenant_id=tenant,
-        agent_id=agent,
-        survey_submitted=events_pb2.SurveySubmitted(survey_id=str(uuid.uuid4()), csat=csat),
-    )
-    e.occurred_at.FromDatetime(at)
-    return e
+    return testing.survey(tenant, agent, csat, occurred_at=at)
 
 
 def interaction_at(
     agent: str, at: datetime, *, fcr: bool = True, handle: int = 240, tenant: str = "t"
 ) -> envelope_pb2.Envelope:
-    e = envelope_pb2.Envelope(
-        event_id=str(uuid.uuid4()),
-        tenant_id=tenant,
-        agent_id=agent,
-        interaction_completed=events_pb2.InteractionCompleted(
-            interaction_id=str(uuid.uuid4()), channel=1, resolved_first_contact=fcr
-        ),
-    )
-    e.interaction_completed.handle_time.FromTimedelta(timedelta(seconds=handle))
-    e.occurred_at.FromDatetime(at)
-    return e
+    return testing.interaction(tenant, agent, resolved=fcr, occurred_at=at, handle_seconds=handle)
