@@ -48,6 +48,7 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
     "training-path": lambda p: p.score >= 80,
     "certification-ladder": lambda p: True,
     "night-shift-hero": lambda p: p.name == "night_shift_hours",
+    "trusted-resolver": lambda p: p.resolved_first_contact,
 }
 
 
@@ -110,6 +111,7 @@ def compute(
     values: dict[tuple[str, str, date], float] = {}
     for b in badges:
         s, bid = b.spec, b.metadata.id
+        earned: set[tuple[str, str, str, date]] = set()
         aggregate, window = s.aggregate or "count", s.window or "all_time"
         per_day = s.min_per_day or 1
         windows: dict[tuple[str, date], list[tuple[date, float]]] = defaultdict(list)
@@ -152,7 +154,7 @@ def compute(
                     "max": max(xs),
                 }[aggregate]
             values[(agent, bid, start)] = value
-            if aggregate in ("avg", "min"):
+            if aggregate in ("avg", "min") or s.HasField("cap"):
                 closes = (
                     datetime.combine(
                         _end(start, window), datetime.min.time(), ZoneInfo(zones[agent])
@@ -163,9 +165,21 @@ def compute(
                     continue
             for t in s.tiers:
                 if value >= t.threshold:
-                    awards.add(
+                    earned.add(
                         (agent, bid, t.id, start if s.repeat == "every_window" else ALL_TIME)
                     )
+        # Requirements: only agents who hold them (badges come after what they require).
+        for r in s.requires:
+            holders = {a for a, rb, tier, _ in awards if rb == r.badge and r.tier in ("", tier)}
+            earned = {aw for aw in earned if aw[0] in holders}
+        if s.HasField("cap"):
+            kept: dict[tuple[str, date], list[date]] = defaultdict(list)
+            for agent, w in sorted({(a, w) for a, _, _, w in earned}):
+                period = kept[(agent, _start(w, s.cap.per))]
+                if len(period) < s.cap.count:
+                    period.append(w)
+            earned = {aw for aw in earned if aw[3] in kept[(aw[0], _start(aw[3], s.cap.per))]}
+        awards |= earned
     xp_of = {(b.metadata.id, t.id): t.xp for b in badges for t in b.spec.tiers}
     xp: dict[str, int] = defaultdict(int)
     for agent, bid, tier, _ in awards:

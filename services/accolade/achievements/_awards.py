@@ -7,12 +7,14 @@ import collections
 import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 import asyncpg
 
 from accolade.achievements import _store
 from accolade.achievements._programs import Loaded, Programs, tenant_calendar
 from accolade.rules import calendar, evaluate
+from accolade.rules.aggregates import Agg
 from accolade.rules.definitions import Levels
 from accolade.rules.evaluate import Award
 from accolade.runtime import db, outbox
@@ -151,9 +153,9 @@ def badges_handler(ctx: Context) -> BatchHandler:
         buckets = await _store.merge_buckets(conn, d, by_tenant)
         found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
         fresh = [aw for aw in found if _store.award_key(aw) not in held]
-        made = await _store.store_awards(conn, fresh, _levels(loaded), now)
-        # Awards are never taken back, so whatever was asked for is held once committed.
-        batch.after_commit(functools.partial(held.update, map(_store.award_key, fresh)))
+        made, stored = await decide(conn, fresh, by_tenant, _levels(loaded), now)
+        # Awards are never taken back, so whatever was stored is held once committed.
+        batch.after_commit(functools.partial(held.update, stored))
         batch.emit(topic, announcements(made, loaded))
         for aw in made.awards:
             batch.count(awarded.labels(aw.rule.window))
@@ -169,6 +171,54 @@ def badges_handler(ctx: Context) -> BatchHandler:
 
     ctx.spawn(close_windows, "close-windows")
     return apply
+
+
+async def decide(
+    conn: asyncpg.Connection,
+    found: list[Award],
+    programs: Mapping[str, evaluate.Program],
+    levels: Mapping[str, Levels],
+    now: datetime,
+) -> tuple[_store.Made, list[_store.AwardKey]]:
+    """Stores what requirements and caps admit of `found`, then decides again the badges
+    that the new awards unlock, until nothing more is earned.
+
+    Returns:
+        What was made, and the keys of every award now held (made now or before).
+    """
+    made = _store.Made([], [])
+    stored: list[_store.AwardKey] = []
+    while found:
+        if required := evaluate.requirements(found):
+            have = await _store.holdings(conn, required)
+            have |= {(t, a, b, "") for t, a, b, _ in have}
+            found = evaluate.gate(found, have.__contains__)
+        found = evaluate.capped(found, await _store.cap_taken(conn, found, programs), programs)
+        step = await _store.store_awards(conn, found, levels, now)
+        stored.extend(map(_store.award_key, found))
+        made.awards.extend(step.awards)
+        made.levels.extend(step.levels)
+        again = evaluate.rechecks(step.awards, programs)
+        if not again:
+            break
+        h = await _store.windows_of(conn, again)
+        opened = [k for k in h.windows if k not in h.closed]
+        found = evaluate.awards(opened, h.windows, h.buckets, h.zones, programs)
+        found += evaluate.awards(h.closed, h.windows, h.buckets, h.zones, programs, closing=True)
+    return made, stored
+
+
+def _bucketed(
+    windows: Mapping[evaluate.WindowKey, Agg], programs: Mapping[str, evaluate.Program]
+) -> list[evaluate.WindowKey]:
+    """The windows whose rule keeps buckets (a capped streak or distinct-days badge)."""
+    out = []
+    for key, agg in windows.items():
+        program = programs.get(key[0])
+        rule = program.version_at(key[2], agg.last[0]) if program else None
+        if rule is not None and rule.bucketed:
+            out.append(key)
+    return out
 
 
 def _levels(loaded: Mapping[str, Loaded]) -> dict[str, Levels]:
@@ -191,15 +241,17 @@ async def _close_some(conn: asyncpg.Connection, programs: Programs, topic: str) 
         by_tenant = {t: p.program for t, p in loaded.items()}
         windows = {(r[0], r[1], r[2], r[3]): _store.agg_of(r, 4) for r in rows}
         zones = {(r[0], r[1]): calendar.zone(r[12]) for r in rows}
-        found = evaluate.awards(windows, windows, {}, zones, by_tenant, closing=True)
-        made = await _store.store_awards(conn, found, _levels(loaded), utcnow())
-        await outbox.add(conn, topic, announcements(made, loaded))
+        # Closed first: a badge these awards unlock is decided again as closed.
         await conn.execute(
             "UPDATE badge_windows s SET closed = true FROM unnest($1::text[], $2::text[], "
             "$3::text[], $4::date[]) AS x(t, a, b, w) WHERE s.tenant_id = x.t AND "
             "s.agent_id = x.a AND s.badge_id = x.b AND s.window_start = x.w",
             *db.columns(list(windows), 4),
         )
+        buckets = await _store.buckets_of(conn, _bucketed(windows, by_tenant))
+        found = evaluate.awards(windows, windows, buckets, zones, by_tenant, closing=True)
+        made, _ = await decide(conn, found, by_tenant, _levels(loaded), utcnow())
+        await outbox.add(conn, topic, announcements(made, loaded))
         if made.awards:
             log.info("closed windows", extra={"windows": len(rows), "awards": len(made.awards)})
     return len(rows) == _CLOSE_BATCH

@@ -14,6 +14,7 @@ from accolade.rules.definitions import (
     Rule,
     check_badge,
     check_level_table,
+    check_requirements,
     compile_badge,
     compile_levels,
 )
@@ -97,13 +98,9 @@ async def load(
     }
 
 
-def validate(request: pb.ApplyProgramRequest) -> None:
-    """Checks every document of an apply; any problem refuses the whole request.
-
-    Raises:
-        InvalidArgument: one violation per problem, each naming its field, such as
-            "badges[3].spec.when" with the position in the expression.
-    """
+def validate(request: pb.ApplyProgramRequest) -> Violations:
+    """Checks each document of an apply on its own: every problem, each naming its field,
+    such as "badges[3].spec.when" with the position in the expression."""
     v = Violations()
     v.identifier("tenant_id", request.tenant_id)
     if len(request.badges) > MAX_BADGES:
@@ -121,7 +118,7 @@ def validate(request: pb.ApplyProgramRequest) -> None:
         check_level_table(v, "level_table", request.level_table)
     if not request.badges and not request.HasField("level_table"):
         v.add("badges", "the request holds no document")
-    v.check()
+    return v
 
 
 def _content(d: pb.BadgeDefinition | pb.LevelTable) -> bytes:
@@ -139,8 +136,14 @@ async def apply(
 
     Applies of one tenant are serialized by a transaction lock; a dry run reports the
     same changes and stores nothing.
+
+    Raises:
+        InvalidArgument: one violation per problem, of the documents alone or with the
+            badges in force; any problem refuses the whole request.
     """
-    validate(request)
+    checked = validate(request)
+    if any(f.endswith(".metadata.id") or f == "tenant_id" for f, _ in checked.items):
+        checked.check()  # the documents cannot even be told apart
     tenant = request.tenant_id
     effective = (
         request.effective_at.ToDatetime(tzinfo=UTC) if request.HasField("effective_at") else now
@@ -157,7 +160,14 @@ async def apply(
             )
         }
         rows = []
-        v = Violations()
+        v = checked
+        applied = {d.metadata.id: (f"badges[{i}]", d.spec) for i, d in enumerate(request.badges)}
+        others = {
+            b: pb.BadgeDefinition.FromString(r["definition"]).spec
+            for b, r in latest.items()
+            if not r["archived"] and b not in applied
+        }
+        check_requirements(v, applied, others)
         for i, d in enumerate(request.badges):
             held = latest.get(d.metadata.id)
             content = _content(d)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from accolade.rules import aggregates, calendar
@@ -15,6 +15,10 @@ from accolade.v1 import achievements_service_pb2 as pb
 _ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 REPEATS = ("once", "every_window")
 UNITS = ("day", "week")
+# The periods a cap counts in, each longer than the windows before it.
+CAP_PERIODS = ("week", "month", "quarter", "all_time")
+_LENGTH = {"day": 0, "week": 1, "month": 2, "quarter": 3, "all_time": 4}
+MAX_REQUIRES = 10
 MAX_TIERS = 10
 MAX_TEXT = 500
 
@@ -41,6 +45,8 @@ class Rule:
         condition: which of those events count.
         aggregate, field, window, repeat, min_per_day, unit, min_count: see BadgeSpec.
         tiers: ascending by threshold.
+        requires: (badge, tier) pairs that must be held first; an empty tier is any.
+        cap: (count, period): at most `count` windows earn it per period.
     """
 
     badge_id: str
@@ -58,6 +64,8 @@ class Rule:
     min_per_day: int
     unit: str
     min_count: int
+    requires: tuple[tuple[str, str], ...] = ()
+    cap: tuple[int, str] | None = None
     archived: bool = False
     # Whether its value is computed from per-day (or per-week) buckets; set from the rest.
     bucketed: bool = dataclasses.field(init=False)
@@ -68,8 +76,8 @@ class Rule:
 
     @property
     def at_close(self) -> bool:
-        """Whether its tiers are decided only when a window closes (avg, min)."""
-        return self.aggregate in aggregates.AT_CLOSE
+        """Whether its tiers are decided only when a window closes (avg, min, capped)."""
+        return self.aggregate in aggregates.AT_CLOSE or self.cap is not None
 
 
 def check_badge(v: Violations, at: str, d: pb.BadgeDefinition) -> None:
@@ -121,6 +129,69 @@ def check_badge(v: Violations, at: str, d: pb.BadgeDefinition) -> None:
     elif s.min_count and aggregate not in aggregates.AT_CLOSE:
         v.add(f"{at}.spec.min_count", "applies to avg and min only")
     _check_tiers(v, f"{at}.spec.tiers", s.tiers)
+    _check_requires(v, f"{at}.spec.requires", d)
+    if s.HasField("cap"):
+        _check_cap(v, f"{at}.spec.cap", s.cap, window, repeat)
+
+
+def _check_requires(v: Violations, at: str, d: pb.BadgeDefinition) -> None:
+    if len(d.spec.requires) > MAX_REQUIRES:
+        v.add(at, f"must name at most {MAX_REQUIRES} badges")
+    for i, r in enumerate(d.spec.requires):
+        if not _ID.match(r.badge):
+            v.add(f"{at}[{i}].badge", "must be a badge id")
+        elif r.badge == d.metadata.id:
+            v.add(f"{at}[{i}].badge", "a badge cannot require itself")
+        if r.tier and not _ID.match(r.tier):
+            v.add(f"{at}[{i}].tier", "must be a tier id, or empty for any tier")
+
+
+def _check_cap(v: Violations, at: str, cap: pb.BadgeCap, window: str, repeat: str) -> None:
+    if repeat != "every_window":
+        v.add(at, "applies to badges earned again in every window (repeat: every_window)")
+    if cap.count < 1:
+        v.add(f"{at}.count", "must be at least 1")
+    if cap.per not in CAP_PERIODS:
+        v.add(f"{at}.per", f"must be one of {', '.join(CAP_PERIODS)}")
+    elif window in _LENGTH and _LENGTH[cap.per] <= _LENGTH[window]:
+        v.add(f"{at}.per", f"must be a longer period than the badge's window ({window})")
+
+
+def check_requirements(
+    v: Violations, applied: Mapping[str, tuple[str, pb.BadgeSpec]], held: Mapping[str, pb.BadgeSpec]
+) -> None:
+    """Checks that what each badge requires exists, and that no badge requires itself
+    through others.
+
+    Args:
+        applied: the badges of an apply, by id: where each is in the request, and its spec.
+        held: the tenant's other badges in force, by id.
+    """
+    specs = {**held, **{b: spec for b, (_, spec) in applied.items()}}
+    for badge, (at, spec) in applied.items():
+        for i, r in enumerate(spec.requires):
+            required = specs.get(r.badge)
+            if required is None:
+                v.add(f"{at}.spec.requires[{i}].badge", f"there is no badge {r.badge!r}")
+            elif r.tier and r.tier not in {t.id for t in required.tiers}:
+                v.add(f"{at}.spec.requires[{i}].tier", f"{r.badge!r} has no tier {r.tier!r}")
+        if _cycle(badge, specs):
+            v.add(f"{at}.spec.requires", f"{badge!r} would require itself through other badges")
+
+
+def _cycle(start: str, specs: Mapping[str, pb.BadgeSpec]) -> bool:
+    """Whether following requirements from `start` leads back to it."""
+    seen: set[str] = set()
+    todo = [r.badge for r in specs[start].requires if r.badge != start]
+    while todo:
+        b = todo.pop()
+        if b == start:
+            return True
+        if b in seen or b not in specs:
+            continue
+        seen.add(b)
+        todo.extend(r.badge for r in specs[b].requires)
+    return False
 
 
 def _check_tiers(v: Violations, at: str, tiers: Sequence[pb.BadgeTier]) -> None:
@@ -194,6 +265,8 @@ def compile_badge(d: pb.BadgeDefinition, version: int, effective_at: datetime) -
         min_per_day=s.min_per_day or 1,
         unit=s.unit or "day",
         min_count=s.min_count or 1,
+        requires=tuple((r.badge, r.tier) for r in s.requires),
+        cap=(s.cap.count, s.cap.per) if s.HasField("cap") else None,
         archived=d.archived,
     )
 

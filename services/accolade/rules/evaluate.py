@@ -10,7 +10,7 @@ depend on how events were split into batches or the order in which they arrived.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +35,8 @@ class Program:
     cal: calendar.Calendar
     by_event: Mapping[str, Sequence[Sequence[Rule]]]  # event -> badges -> versions, ascending
     by_badge: Mapping[str, Sequence[Rule]]  # badge -> versions, ascending
+    # badge -> the badges that some version of which requires it
+    dependents: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, rules: Iterable[Rule], cal: calendar.Calendar) -> Program:
@@ -46,7 +48,12 @@ class Program:
         for versions in badges.values():
             versions.sort(key=lambda r: (r.effective_at, r.version))
             by_event.setdefault(versions[0].event, []).append(versions)
-        return cls(cal, by_event, badges)
+        dependents: dict[str, set[str]] = {}
+        for b, versions in badges.items():
+            for r in versions:
+                for required, _ in r.requires:
+                    dependents.setdefault(required, set()).add(b)
+        return cls(cal, by_event, badges, {b: frozenset(ds) for b, ds in dependents.items()})
 
     def in_force(self, event_type: str, at: datetime) -> list[Rule]:
         """The version of each badge counting `event_type` that is in force at `at`."""
@@ -285,4 +292,63 @@ def awards(
         s = standing(rule, start, agg, buckets.get(key, {}), zones[key[:2]], program.cal)
         tiers = reached(rule, s)
         out.extend(Award(key, award_window(rule, start), rule, t, s) for t in tiers)
+    return out
+
+
+# (tenant, agent, badge, tier): a tier an agent holds, in any window.
+Holding = tuple[str, str, str, str]
+
+
+def requirements(found: Iterable[Award]) -> set[tuple[str, str, str]]:
+    """The (tenant, agent, badge) whose holdings decide whether `found` may be awarded."""
+    return {(*aw.key[:2], b) for aw in found for b, _ in aw.rule.requires}
+
+
+def rechecks(made: Iterable[Award], programs: Mapping[str, Program]) -> set[tuple[str, str, str]]:
+    """The (tenant, agent, badge) to decide again because `made` met what they require."""
+    out = set()
+    for aw in made:
+        t, a, b, _ = aw.key
+        program = programs.get(t)
+        for dependent in program.dependents.get(b, ()) if program else ():
+            out.add((t, a, dependent))
+    return out
+
+
+def gate(found: Iterable[Award], held: Callable[[Holding], bool]) -> list[Award]:
+    """The awards whose agents hold every badge their rule requires.
+
+    Args:
+        held: whether a (tenant, agent, badge, tier) is held; an empty tier asks for any.
+    """
+    return [aw for aw in found if all(held((*aw.key[:2], b, tier)) for b, tier in aw.rule.requires)]
+
+
+def cap_period(rule: Rule, window_start: date, cal: calendar.Calendar) -> date:
+    """The first day of the cap period a window of a capped rule counts in."""
+    return calendar.window_start(window_start, rule.cap[1] if rule.cap else "", cal.week_start)
+
+
+def capped(
+    found: Iterable[Award],
+    taken: Mapping[tuple[str, str, str, date], set[date]],
+    programs: Mapping[str, Program],
+) -> list[Award]:
+    """The awards a cap allows: in each period, the earliest windows up to its count.
+
+    Args:
+        found: awards being made, at the close of their windows.
+        taken: the windows already awarded, by (tenant, agent, badge, cap period start).
+    """
+    out: list[Award] = []
+    used = {k: set(v) for k, v in taken.items()}
+    for aw in sorted(found, key=lambda aw: aw.key):
+        if aw.rule.cap is None:
+            out.append(aw)
+            continue
+        t, a, b, start = aw.key
+        windows = used.setdefault((t, a, b, cap_period(aw.rule, start, programs[t].cal)), set())
+        if start in windows or len(windows) < aw.rule.cap[0]:
+            windows.add(start)
+            out.append(aw)
     return out

@@ -55,7 +55,7 @@ class MemoryState:
                 days[bucket] = agg.copy()
         self.zones.update(d.zones)
         return self._keep(
-            evaluate.awards(d.windows, self.windows, self.buckets, self.zones, programs)
+            evaluate.awards(d.windows, self.windows, self.buckets, self.zones, programs), programs
         )
 
     def close(self, programs: Mapping[str, Program], now: datetime) -> list[Award]:
@@ -71,15 +71,51 @@ class MemoryState:
                 due.append(key)
         self.closed.update(due)
         return self._keep(
-            evaluate.awards(due, self.windows, self.buckets, self.zones, programs, closing=True)
+            evaluate.awards(due, self.windows, self.buckets, self.zones, programs, closing=True),
+            programs,
         )
 
-    def _keep(self, found: list[Award]) -> list[Award]:
-        new = []
-        for aw in found:
-            t, a, b, _ = aw.key
-            k = (t, a, b, aw.tier.id, aw.award_window)
-            if k not in self.awards:
-                self.awards[k] = aw
-                new.append(aw)
+    def _keep(self, found: list[Award], programs: Mapping[str, Program]) -> list[Award]:
+        """Stores what requirements and caps admit, then decides again the badges that
+        the new awards unlock, until nothing more is earned."""
+        new: list[Award] = []
+        while found:
+            found = evaluate.gate(found, self._holds)
+            found = evaluate.capped(found, self._taken(found, programs), programs)
+            made = []
+            for aw in found:
+                t, a, b, _ = aw.key
+                k = (t, a, b, aw.tier.id, aw.award_window)
+                if k not in self.awards:
+                    self.awards[k] = aw
+                    made.append(aw)
+            new.extend(made)
+            again = evaluate.rechecks(made, programs)
+            opened = [k for k in self.windows if k[:3] in again and k not in self.closed]
+            closed = [k for k in self.windows if k[:3] in again and k in self.closed]
+            found = evaluate.awards(opened, self.windows, self.buckets, self.zones, programs)
+            found += evaluate.awards(
+                closed, self.windows, self.buckets, self.zones, programs, closing=True
+            )
         return new
+
+    def _holds(self, h: evaluate.Holding) -> bool:
+        return any(k[:3] == h[:3] and h[3] in ("", k[3]) for k in self.awards)
+
+    def _taken(
+        self, found: list[Award], programs: Mapping[str, Program]
+    ) -> dict[tuple[str, str, str, date], set[date]]:
+        """The windows already awarded in the cap periods of the capped ones of `found`."""
+        out: dict[tuple[str, str, str, date], set[date]] = {}
+        for aw in found:
+            if aw.rule.cap is None:
+                continue
+            t, a, b, start = aw.key
+            cal = programs[t].cal
+            period = evaluate.cap_period(aw.rule, start, cal)
+            out[(t, a, b, period)] = {
+                k[4]
+                for k in self.awards
+                if k[:3] == (t, a, b) and evaluate.cap_period(aw.rule, k[4], cal) == period
+            }
+        return out

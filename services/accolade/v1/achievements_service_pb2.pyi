@@ -63,7 +63,7 @@ class BadgeTier(_message.Message):
     def __init__(self, id: _Optional[str] = ..., threshold: _Optional[float] = ..., xp: _Optional[int] = ...) -> None: ...
 
 class BadgeSpec(_message.Message):
-    __slots__ = ("event", "when", "aggregate", "field", "window", "tiers", "repeat", "min_per_day", "unit", "min_count")
+    __slots__ = ("event", "when", "aggregate", "field", "window", "tiers", "repeat", "min_per_day", "unit", "min_count", "requires", "cap")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     WHEN_FIELD_NUMBER: _ClassVar[int]
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,8 @@ class BadgeSpec(_message.Message):
     MIN_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_FIELD_NUMBER: _ClassVar[int]
+    CAP_FIELD_NUMBER: _ClassVar[int]
     event: str
     when: str
     aggregate: str
@@ -84,7 +86,25 @@ class BadgeSpec(_message.Message):
     min_per_day: int
     unit: str
     min_count: int
-    def __init__(self, event: _Optional[str] = ..., when: _Optional[str] = ..., aggregate: _Optional[str] = ..., field: _Optional[str] = ..., window: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[BadgeTier, _Mapping]]] = ..., repeat: _Optional[str] = ..., min_per_day: _Optional[int] = ..., unit: _Optional[str] = ..., min_count: _Optional[int] = ...) -> None: ...
+    requires: _containers.RepeatedCompositeFieldContainer[BadgeRequirement]
+    cap: BadgeCap
+    def __init__(self, event: _Optional[str] = ..., when: _Optional[str] = ..., aggregate: _Optional[str] = ..., field: _Optional[str] = ..., window: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[BadgeTier, _Mapping]]] = ..., repeat: _Optional[str] = ..., min_per_day: _Optional[int] = ..., unit: _Optional[str] = ..., min_count: _Optional[int] = ..., requires: _Optional[_Iterable[_Union[BadgeRequirement, _Mapping]]] = ..., cap: _Optional[_Union[BadgeCap, _Mapping]] = ...) -> None: ...
+
+class BadgeRequirement(_message.Message):
+    __slots__ = ("badge", "tier")
+    BADGE_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    badge: str
+    tier: str
+    def __init__(self, badge: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+
+class BadgeCap(_message.Message):
+    __slots__ = ("count", "per")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PER_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    per: str
+    def __init__(self, count: _Optional[int] = ..., per: _Optional[str] = ...) -> None: ...
 
 class BadgeDefinition(_message.Message):
     __slots__ = ("metadata", "spec", "version", "effective_at", "archived")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accolade.rules.definitions import check_badge, check_level_table
+from accolade.rules.definitions import check_badge, check_level_table, check_requirements
 from accolade.runtime.validation import Violations
 from accolade.v1 import achievements_service_pb2 as pb
 
@@ -120,3 +120,69 @@ def test_a_level_table_counts_up_from_level_one_at_zero_xp() -> None:
         "level_table.spec.levels[0].xp": "must be 0: every agent starts at level 1",
         "level_table.spec.levels[1].level": "must be 2: levels count up from 1",
     } | {"level_table.spec.levels[1].xp": "must be above the previous level's"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "says"),
+    [
+        (
+            {"event": "survey_submitted", "window": "day", "cap": pb.BadgeCap(count=2, per="week")},
+            "badges[0].spec.cap",
+            "repeat: every_window",
+        ),
+        (
+            {
+                "event": "survey_submitted",
+                "window": "week",
+                "repeat": "every_window",
+                "cap": pb.BadgeCap(count=2, per="week"),
+            },
+            "badges[0].spec.cap.per",
+            "longer period than the badge's window (week)",
+        ),
+        (
+            {
+                "event": "survey_submitted",
+                "window": "day",
+                "repeat": "every_window",
+                "cap": pb.BadgeCap(count=0, per="week"),
+            },
+            "badges[0].spec.cap.count",
+            "at least 1",
+        ),
+        (
+            {"event": "survey_submitted", "requires": [pb.BadgeRequirement(badge="b")]},
+            "badges[0].spec.requires[0].badge",
+            "cannot require itself",
+        ),
+    ],
+)
+def test_caps_and_requirements_are_checked(spec: dict[str, object], field: str, says: str) -> None:
+    found = problems(**spec)
+    assert list(found) == [field]
+    assert says in found[field]
+
+
+def needs(*required: tuple[str, str]) -> pb.BadgeSpec:
+    return pb.BadgeSpec(
+        tiers=[pb.BadgeTier(id="bronze"), pb.BadgeTier(id="gold")],
+        requires=[pb.BadgeRequirement(badge=b, tier=t) for b, t in required],
+    )
+
+
+def test_what_a_badge_requires_must_exist_and_never_lead_back_to_it() -> None:
+    v = Violations()
+    applied = {
+        "a": ("badges[0]", needs(("c", "gold"))),
+        "b": ("badges[1]", needs(("nope", ""), ("c", "platinum"))),
+    }
+    held = {"c": needs(("a", ""))}  # already in force: c needs a, and now a needs c
+    check_requirements(v, applied, held)
+    assert dict(v.items) == {
+        "badges[0].spec.requires": "'a' would require itself through other badges",
+        "badges[1].spec.requires[0].badge": "there is no badge 'nope'",
+        "badges[1].spec.requires[1].tier": "'c' has no tier 'platinum'",
+    }
+    v = Violations()
+    check_requirements(v, {"a": ("badges[0]", needs(("c", "gold")))}, {"c": needs()})
+    assert v.items == []

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accolade.rules.calendar import Calendar
-from accolade.rules.definitions import Rule, check_badge
+from accolade.rules.definitions import Rule, check_badge, check_requirements
 from accolade.rules.evaluate import Program
 from accolade.rules.memory import MemoryState
 from accolade.rules.tests.kit import EPOCH, badge, interaction_at, survey_at
@@ -59,6 +59,26 @@ class Spec:
     min_per_day: int
     unit: str
     min_count: int
+    # (badge index, tier index or -1 for any): a badge drawn before this one.
+    requires: tuple[int, int] | None = None
+    cap: tuple[int, str] | None = None
+
+
+PERIODS = ["day", "week", "month", "quarter", "all_time"]
+
+
+@st.composite
+def programs_(draw: st.DrawFn) -> list[Spec]:
+    """Up to four badges, later ones requiring earlier ones now and then."""
+    out: list[Spec] = []
+    for i in range(draw(st.integers(1, 4))):
+        s = draw(specs())
+        if i and draw(st.integers(0, 2)) == 0:
+            j = draw(st.integers(0, i - 1))
+            tier = draw(st.integers(-1, len(out[j].thresholds) - 1))
+            s = dataclasses.replace(s, requires=(j, tier))
+        out.append(s)
+    return out
 
 
 @st.composite
@@ -83,6 +103,10 @@ def specs(draw: st.DrawFn) -> Spec:
         aggregate, 1500 if field == "handle_time" else 20
     )
     steps = draw(st.lists(st.integers(1, top), min_size=1, max_size=3, unique=True))
+    cap = None
+    if repeat == "every_window" and draw(st.booleans()):
+        longer = PERIODS[PERIODS.index(window) + 1 :]
+        cap = (draw(st.integers(1, 3)), draw(st.sampled_from(longer)))
     return Spec(
         event=event,
         condition=draw(st.integers(0, len(CONDITIONS[event]) - 1)),
@@ -94,10 +118,18 @@ def specs(draw: st.DrawFn) -> Spec:
         min_per_day=draw(st.integers(1, 2)) if aggregate in ("distinct_days", "streak") else 0,
         unit=draw(st.sampled_from(["day", "week"])) if aggregate == "streak" else "",
         min_count=draw(st.integers(1, 3)) if aggregate in ("avg", "min") else 0,
+        cap=cap,
     )
 
 
-def compile_spec(i: int, s: Spec) -> Rule:
+def compile_spec(i: int, s: Spec, specs_: list[Spec]) -> Rule:
+    requires = []
+    if s.requires is not None:
+        j, k = s.requires
+        requires.append(pb.BadgeRequirement(badge=f"b{j}", tier=f"t{k}" if k >= 0 else ""))
+    extra: dict[str, object] = {"requires": requires}
+    if s.cap is not None:
+        extra["cap"] = pb.BadgeCap(count=s.cap[0], per=s.cap[1])
     rule = badge(
         f"b{i}",
         event=s.event,
@@ -110,10 +142,21 @@ def compile_spec(i: int, s: Spec) -> Rule:
         unit=s.unit,
         min_count=s.min_count,
         tiers=[(f"t{k}", t, 10 * (k + 1)) for k, t in enumerate(s.thresholds)],
+        **extra,
     )
-    # Every generated definition is one the validator accepts.
+    # Every generated definition is one the validator accepts, alone and as a program.
     v = Violations()
-    check_badge(v, "b", _as_definition(rule, s))
+    d = _as_definition(rule, s)
+    d.spec.requires.extend(requires)
+    if s.cap is not None:
+        d.spec.cap.CopyFrom(extra["cap"])  # type: ignore[arg-type]
+    check_badge(v, "b", d)
+    others = {
+        f"b{j}": pb.BadgeSpec(tiers=[pb.BadgeTier(id=f"t{k}") for k in range(len(o.thresholds))])
+        for j, o in enumerate(specs_)
+        if j != i
+    }
+    check_requirements(v, {f"b{i}": ("b", d.spec)}, others)
     assert v.items == []
     return rule
 
@@ -213,10 +256,16 @@ def recompute(
     events: list[envelope_pb2.Envelope],
     working: frozenset[int],
 ) -> tuple[set[tuple[str, str, str, date]], dict[tuple[str, str, date], tuple[float, int]]]:
-    """Awards (agent, badge, tier, award window) and each window's (value, count)."""
-    awards = set()
+    """Awards (agent, badge, tier, award window) and each window's (value, count).
+
+    A badge that requires another is earned, in every window meeting a threshold, by the
+    agents who end up holding what it requires; a capped one in the earliest windows of
+    each period, up to the cap, among those that earned it.
+    """
+    awards: set[tuple[str, str, str, date]] = set()
     values = {}
     for i, s in enumerate(specs_):
+        earned: set[tuple[str, str, str, date]] = set()
         holds = CONDITIONS[s.event][s.condition][1]
         for agent, zone in agents.items():
             mine = [
@@ -276,15 +325,29 @@ def recompute(
                     continue
                 for k, t in enumerate(s.thresholds):
                     if value >= t:
-                        awards.add(
+                        earned.add(
                             (agent, f"b{i}", f"t{k}", w if s.repeat == "every_window" else ALL_TIME)
                         )
+        if s.requires is not None:
+            j, k = s.requires
+            holders = {a for a, b, tier, _ in awards if b == f"b{j}" and k in (-1, int(tier[1:]))}
+            earned = {aw for aw in earned if aw[0] in holders}
+        if s.cap is not None:
+            count, per = s.cap
+            windows = sorted({(a, w) for a, _, _, w in earned})
+            kept: dict[tuple[str, date], list[date]] = defaultdict(list)
+            for a, w in windows:
+                period = kept[(a, start_of(w, per))]
+                if len(period) < count:
+                    period.append(w)
+            earned = {aw for aw in earned if aw[3] in kept[(aw[0], start_of(aw[3], per))]}
+        awards |= earned
     return awards, values
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(specs(), min_size=1, max_size=4),
+    programs_(),
     histories(),
     st.sampled_from([frozenset(range(7)), frozenset(range(5))]),
     st.data(),
@@ -295,8 +358,50 @@ def test_batches_in_any_order_agree_with_a_recomputation(
     working: frozenset[int],
     data: st.DataObject,
 ) -> None:
+    check(specs_, history, working, data)
+
+
+@st.composite
+def capped_programs(draw: st.DrawFn) -> list[Spec]:
+    """A badge that is easy to earn every day, capped, and one that requires it: so that
+    caps bind and requirements unlock awards in most examples."""
+    daily = Spec(
+        event=draw(st.sampled_from(sorted(CONDITIONS))),
+        condition=0,
+        aggregate="count",
+        field="",
+        window="day",
+        thresholds=tuple(float(t) for t in sorted(draw(st.sets(st.integers(1, 3), min_size=1)))),
+        repeat="every_window",
+        min_per_day=0,
+        unit="",
+        min_count=0,
+        cap=(draw(st.integers(1, 2)), draw(st.sampled_from(["week", "month", "all_time"]))),
+    )
+    later = draw(specs())
+    return [daily, dataclasses.replace(later, requires=(0, draw(st.integers(-1, 0))))]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capped_programs(), histories(), st.just(frozenset(range(7))), st.data())
+def test_caps_and_requirements_agree_with_a_recomputation(
+    specs_: list[Spec],
+    history: tuple[dict[str, str], list[Any]],
+    working: frozenset[int],
+    data: st.DataObject,
+) -> None:
+    check(specs_, history, working, data)
+
+
+def check(
+    specs_: list[Spec],
+    history: tuple[dict[str, str], list[Any]],
+    working: frozenset[int],
+    data: st.DataObject,
+) -> None:
+    """Applies the history in random batches and compares with `recompute`."""
     agents, arrivals = history
-    rules = [compile_spec(i, s) for i, s in enumerate(specs_)]
+    rules = [compile_spec(i, s, specs_) for i, s in enumerate(specs_)]
     programs = {"t": Program.of(rules, Calendar(working_days=working, lateness=LATENESS))}
     roster = {("t", a): events_pb2.AgentUpdated(time_zone=z) for a, z in agents.items()}
     # Each event arrives some time after it happened, but within the lateness.
