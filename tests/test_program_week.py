@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 
 from accolade import programs
@@ -238,3 +239,40 @@ async def test_a_week_of_the_starter_program_matches_an_independent_computation(
                 assert p.remaining == pytest.approx(max(0.0, nxt.threshold - value))
     missing, extra = expected.awards - got, got - expected.awards
     assert not missing and not extra, (sorted(missing)[:10], sorted(extra)[:10])
+
+    # The archive holds everything the services consumed: rebuilt from it in empty
+    # tables, achievements' state is what it is live.
+    await platform.caught_up("gateway")
+    gateway = f"127.0.0.1:{platform.endpoints['gateway'].grpc_port}"
+    replay = ["replay", "--service", "achievements", "--tenant", tenant]
+    replay += ["--address", achievements, "--gateway", gateway]
+    code, out = await cli(*replay)
+    assert code == 0 and out.splitlines()[-1] == "no difference", out
+    assert f"replayed {len(events) + len(surveys) + len(AGENTS)} events" in out
+    compared = int(out.split("compared ")[1].split()[0])
+    assert compared > 2 * len(expected.awards)  # awards, levels, windows and buckets
+    # A replay does see a difference: one window counted once too often, live.
+    conn = await asyncpg.connect(platform.database_url)
+    try:
+        row = await conn.fetchrow(
+            "UPDATE achievements.badge_windows SET n = n + 1 WHERE ctid = "
+            "(SELECT ctid FROM achievements.badge_windows WHERE tenant_id = $1 LIMIT 1) "
+            "RETURNING agent_id, badge_id",
+            tenant,
+        )
+    finally:
+        await conn.close()
+    code, out = await cli(*replay)
+    # (the window as it is live, and as the events make it)
+    assert code == 1 and "2 differences:" in out, out
+    for side in ("live only", "replay only"):
+        assert f"badge_windows {side}: agent_id={row[0]}, badge_id={row[1]}" in out
+
+
+async def cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "accolade.cli", *args, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()

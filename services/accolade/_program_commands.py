@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from accolade import programs
+from accolade import _replay_commands, programs
 from accolade._dead_letter_commands import since
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.runtime.settings import SERVICE_PORTS
@@ -38,8 +38,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         type=since,
         help="when the new versions come into force (default now): a time, or 2h, 7d ago",
     )
+    p.add_argument(
+        "--backfill",
+        type=since,
+        metavar="SINCE",
+        help="count the archived history since SINCE (a time, or 30d ago) for new badges",
+    )
     _connection(p)
+    _replay_commands.connection(p)
     p.set_defaults(run=apply)
+
+    p = sub.add_parser(
+        "replay", help="rebuild a service's state from the event archive; report differences"
+    )
+    p.add_argument("--service", required=True, choices=_replay_commands.REPLAYABLE)
+    _connection(p)
+    _replay_commands.connection(p)
+    p.set_defaults(run=lambda args: _replay_commands.replay(args, _target(args)))
 
     p = sub.add_parser("get", help="show a program's documents")
     p.add_argument("kind", choices=("badges", "leveltable"))
@@ -106,9 +121,23 @@ async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -
                 _locate(field, why, badges, tables) for field, why in bad_request_violations(exc)
             ]
             return _fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
-    suffix = " (dry run: nothing stored)" if args.dry_run else ""
-    for c in reply.changes:
-        print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
+        suffix = " (dry run: nothing stored)" if args.dry_run else ""
+        for c in reply.changes:
+            print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
+        if args.backfill is None or args.dry_run:
+            return 0
+        created = [c.id for c in reply.changes if c.kind == "Badge" and c.action == "created"]
+        if not created:
+            print("backfill: no new badge to count history for")
+            return 0
+        try:
+            done = await _replay_commands.backfill(
+                stub, _replay_commands.gateway_target(args), args.tenant, created, args.backfill
+            )
+        except grpc.aio.AioRpcError as exc:
+            return _fail(f"backfill: {exc.code().name}: {exc.details()}")
+    awards = f"{done.awards} award{'' if done.awards == 1 else 's'}"
+    print(f"backfill: counted {done.counted} events, {awards} made")
     return 0
 
 

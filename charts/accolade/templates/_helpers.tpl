@@ -275,7 +275,7 @@ consumer (<service>.<consumer>), as the services declare them.
 {{- range list "activity" "feedback" "roster" "awards" "challenges" "leaderboards" -}}
 {{- $topics = append $topics (dict "name" . "topic" (printf "%s.%s.v1" $ns .) "compacted" (eq . "roster") "deadLetter" false) -}}
 {{- end -}}
-{{- range list "feedback.roster" "achievements.badges" "achievements.roster" "challenges.progress" "leaderboards.scores" -}}
+{{- range list "gateway.archive" "feedback.roster" "achievements.badges" "achievements.roster" "challenges.progress" "leaderboards.scores" -}}
 {{- $topics = append $topics (dict "name" (printf "%s-dlq" (replace "." "-" .)) "topic" (printf "%s.%s.dlq.v1" $ns .) "compacted" false "deadLetter" true) -}}
 {{- end -}}
 {{- toYaml (dict "topics" $topics) -}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,7 +12,7 @@ from datetime import datetime
 
 import asyncpg
 
-from accolade.achievements import _store
+from accolade.achievements import _gates, _store
 from accolade.achievements._programs import Loaded, Programs, tenant_calendar
 from accolade.rules import calendar, evaluate
 from accolade.rules.aggregates import Agg
@@ -122,6 +123,50 @@ def announcements(made: _store.Made, loaded: Mapping[str, Loaded]) -> list[envel
     return out
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Evaluated:
+    """What evaluating a batch did: awards and levels made, award keys now held, how
+    many events came too late, and the programs it used."""
+
+    made: _store.Made
+    stored: list[_store.AwardKey]
+    late: int
+    loaded: Mapping[str, Loaded]
+
+
+async def evaluate_events(
+    conn: asyncpg.Connection,
+    programs: Programs,
+    events: Sequence[envelope_pb2.Envelope],
+    now: datetime,
+    held: _Held | None = None,
+) -> Evaluated | None:
+    """Evaluates each tenant's badges on `events`, set-based, on `conn` (in a transaction).
+
+    Args:
+        held: award keys known to be held, which need not be asked for again.
+
+    Returns:
+        None when no tenant of `events` has a program.
+    """
+    loaded = await programs.of(conn, (e.tenant_id for e in events))
+    if not loaded:
+        return None
+    events = [e for e in events if e.tenant_id in loaded]
+    agents = await _store.agents(conn, {(e.tenant_id, e.agent_id) for e in events})
+    by_tenant = {t: p.program for t, p in loaded.items()}
+    claimed = await _store.claim_early(conn, evaluate.early_claims(events, by_tenant, now))
+    d = evaluate.contributions(events, by_tenant, agents, now, claimed)
+    await _store.record_late(conn, d)
+    windows = await _store.merge_windows(conn, d, by_tenant)
+    buckets = await _store.merge_buckets(conn, d, by_tenant)
+    found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
+    if held is not None:
+        found = [aw for aw in found if _store.award_key(aw) not in held]
+    made, stored = await _gates.decide(conn, found, by_tenant, _levels(loaded), now)
+    return Evaluated(made, stored, len(d.too_late), loaded)
+
+
 def badges_handler(ctx: Context) -> BatchHandler:
     """Evaluates each tenant's badges on a batch: a handful of statements per batch."""
     topic = ctx.topic("awards")
@@ -138,74 +183,27 @@ def badges_handler(ctx: Context) -> BatchHandler:
     )
 
     async def apply(batch: Batch) -> None:
-        conn = batch.conn
-        loaded = await programs.of(conn, (e.tenant_id for e in batch.events))
-        if not loaded:
+        found = await evaluate_events(batch.conn, programs, batch.events, utcnow(), held)
+        if found is None:
             return
-        events = [e for e in batch.events if e.tenant_id in loaded]
-        agents = await _store.agents(conn, {(e.tenant_id, e.agent_id) for e in events})
-        now = utcnow()
-        by_tenant = {t: p.program for t, p in loaded.items()}
-        d = evaluate.contributions(events, by_tenant, agents, now)
-        await _store.record_late(conn, d)
-        batch.count(late, len(d.too_late))
-        windows = await _store.merge_windows(conn, d, by_tenant)
-        buckets = await _store.merge_buckets(conn, d, by_tenant)
-        found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
-        fresh = [aw for aw in found if _store.award_key(aw) not in held]
-        made, stored = await decide(conn, fresh, by_tenant, _levels(loaded), now)
         # Awards are never taken back, so whatever was stored is held once committed.
-        batch.after_commit(functools.partial(held.update, stored))
-        batch.emit(topic, announcements(made, loaded))
-        for aw in made.awards:
+        batch.after_commit(functools.partial(held.update, found.stored))
+        batch.emit(topic, announcements(found.made, found.loaded))
+        for aw in found.made.awards:
             batch.count(awarded.labels(aw.rule.window))
-        batch.count(levels_reached, len(made.levels))
+        batch.count(levels_reached, len(found.made.levels))
+        batch.count(late, found.late)
 
     async def close_windows() -> None:
         """Decides, every few seconds, the avg and min windows whose time has come."""
         while True:
             async with ctx.pool.acquire() as conn:
-                while await _close_some(conn, programs, topic):
+                while await close_some(conn, programs, topic):
                     pass
             await asyncio.sleep(CLOSE_INTERVAL_SECONDS)
 
     ctx.spawn(close_windows, "close-windows")
     return apply
-
-
-async def decide(
-    conn: asyncpg.Connection,
-    found: list[Award],
-    programs: Mapping[str, evaluate.Program],
-    levels: Mapping[str, Levels],
-    now: datetime,
-) -> tuple[_store.Made, list[_store.AwardKey]]:
-    """Stores what requirements and caps admit of `found`, then decides again the badges
-    that the new awards unlock, until nothing more is earned.
-
-    Returns:
-        What was made, and the keys of every award now held (made now or before).
-    """
-    made = _store.Made([], [])
-    stored: list[_store.AwardKey] = []
-    while found:
-        if required := evaluate.requirements(found):
-            have = await _store.holdings(conn, required)
-            have |= {(t, a, b, "") for t, a, b, _ in have}
-            found = evaluate.gate(found, have.__contains__)
-        found = evaluate.capped(found, await _store.cap_taken(conn, found, programs), programs)
-        step = await _store.store_awards(conn, found, levels, now)
-        stored.extend(map(_store.award_key, found))
-        made.awards.extend(step.awards)
-        made.levels.extend(step.levels)
-        again = evaluate.rechecks(step.awards, programs)
-        if not again:
-            break
-        h = await _store.windows_of(conn, again)
-        opened = [k for k in h.windows if k not in h.closed]
-        found = evaluate.awards(opened, h.windows, h.buckets, h.zones, programs)
-        found += evaluate.awards(h.closed, h.windows, h.buckets, h.zones, programs, closing=True)
-    return made, stored
 
 
 def _bucketed(
@@ -225,7 +223,7 @@ def _levels(loaded: Mapping[str, Loaded]) -> dict[str, Levels]:
     return {t: p.levels for t, p in loaded.items() if p.levels is not None}
 
 
-async def _close_some(conn: asyncpg.Connection, programs: Programs, topic: str) -> bool:
+async def close_some(conn: asyncpg.Connection, programs: Programs, topic: str) -> bool:
     """Decides one batch of due windows; returns whether there may be more."""
     async with conn.transaction():
         rows = await conn.fetch(
@@ -248,9 +246,9 @@ async def _close_some(conn: asyncpg.Connection, programs: Programs, topic: str) 
             "s.agent_id = x.a AND s.badge_id = x.b AND s.window_start = x.w",
             *db.columns(list(windows), 4),
         )
-        buckets = await _store.buckets_of(conn, _bucketed(windows, by_tenant))
+        buckets = await _gates.buckets_of(conn, _bucketed(windows, by_tenant))
         found = evaluate.awards(windows, windows, buckets, zones, by_tenant, closing=True)
-        made, _ = await decide(conn, found, by_tenant, _levels(loaded), utcnow())
+        made, _ = await _gates.decide(conn, found, by_tenant, _levels(loaded), utcnow())
         await outbox.add(conn, topic, announcements(made, loaded))
         if made.awards:
             log.info("closed windows", extra={"windows": len(rows), "awards": len(made.awards)})

@@ -74,7 +74,8 @@ async def load(
     (tenant -> the revision just read)."""
     tenants = list(revisions)
     badges = await conn.fetch(
-        "SELECT tenant_id, version, effective_at, archived, definition FROM badge_definitions "
+        "SELECT tenant_id, version, effective_at, archived, definition, counts_from "
+        "FROM badge_definitions "
         "WHERE tenant_id = ANY($1::text[])",
         tenants,
     )
@@ -87,7 +88,9 @@ async def load(
     for r in badges:
         d = pb.BadgeDefinition.FromString(r["definition"])
         d.archived = r["archived"]
-        rules[r["tenant_id"]].append(compile_badge(d, r["version"], r["effective_at"]))
+        rules[r["tenant_id"]].append(
+            compile_badge(d, r["version"], r["effective_at"], r["counts_from"])
+        )
     levels = {
         r["tenant_id"]: compile_levels(pb.LevelTable.FromString(r["definition"]), r["version"])
         for r in tables

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC
 
 import asyncpg
 import grpc
 
-from accolade.achievements import _programs, _store
+from accolade.achievements import _programs, _replay, _store
 from accolade.achievements._awards import badges_handler, roster_handler
 from accolade.achievements._programs import tenant_calendar
 from accolade.achievements._progress import progress
 from accolade.rules import calendar
 from accolade.runtime.errors import NotFound
+from accolade.runtime.server import migrations_for
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import achievements_service_pb2 as pb
@@ -25,6 +27,8 @@ def _definition(r: asyncpg.Record) -> pb.BadgeDefinition:
     d.version = r["version"]
     d.archived = r["archived"]
     d.effective_at.FromDatetime(r["effective_at"])
+    if r["counts_from"] is not None:
+        d.counts_from.FromDatetime(r["counts_from"])
     return d
 
 
@@ -93,7 +97,8 @@ def _summary(b: pb.AgentBadge, d: pb.BadgeDefinition, zone: str) -> str:
 
 
 _LATEST = (
-    "SELECT DISTINCT ON (badge_id) badge_id, version, effective_at, archived, definition "
+    "SELECT DISTINCT ON (badge_id) badge_id, version, effective_at, archived, definition, "
+    "  counts_from "
     "FROM badge_definitions WHERE tenant_id = $1 AND ($2::text IS NULL OR badge_id = $2) "
     "ORDER BY badge_id, version DESC"
 )
@@ -156,7 +161,7 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
                 row = await conn.fetchrow(
                     "INSERT INTO badge_definitions (tenant_id, badge_id, version, effective_at, "
                     "  archived, definition) VALUES ($1, $2, $3, $4, true, $5) "
-                    "RETURNING badge_id, version, effective_at, archived, definition",
+                    "RETURNING badge_id, version, effective_at, archived, definition, counts_from",
                     request.tenant_id,
                     request.badge_id,
                     row["version"] + 1,
@@ -203,8 +208,8 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
             if row is None:
                 raise NotFound(f"the agent holds no {request.badge_id} {request.tier_id}")
             version = await conn.fetchrow(
-                "SELECT version, effective_at, archived, definition FROM badge_definitions "
-                "WHERE tenant_id = $1 AND badge_id = $2 AND version = $3",
+                "SELECT version, effective_at, archived, definition, counts_from "
+                "FROM badge_definitions WHERE tenant_id = $1 AND badge_id = $2 AND version = $3",
                 request.tenant_id,
                 request.badge_id,
                 row["rule_version"],
@@ -233,6 +238,29 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
         ):
             loaded = (await self._programs.of(conn, [request.tenant_id])).get(request.tenant_id)
             return await progress(conn, loaded, request.tenant_id, request.agent_id, utcnow())
+
+    async def Replay(
+        self, request_iterator: AsyncIterator[pb.ReplayRequest], context: grpc.aio.ServicerContext
+    ) -> pb.ReplayResponse:
+        return await _replay.replay(
+            self._ctx.pool,
+            self._ctx.settings.database_url,
+            migrations_for(SERVICE),
+            tenant_calendar(self._ctx.settings),
+            request_iterator,
+        )
+
+    async def Backfill(
+        self,
+        request_iterator: AsyncIterator[pb.BackfillRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> pb.BackfillResponse:
+        return await _replay.backfill(
+            self._ctx.pool,
+            tenant_calendar(self._ctx.settings),
+            self._ctx.topic("awards"),
+            request_iterator,
+        )
 
 
 async def _build(ctx: Context) -> AchievementsServicer:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 import grpc
 
-from accolade.gateway import _intake, _roster
+from accolade.gateway import _archive, _intake, _roster
 from accolade.gateway._watch import Hub
 from accolade.runtime import kafka
 from accolade.runtime.errors import AccoladeError
 from accolade.runtime.retention import Retention
-from accolade.runtime.service import Context, ServiceDefinition
+from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -48,6 +49,23 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             self._ctx.pool, self._ctx.topic("roster"), request.tenant_id, request.agents
         )
 
+    async def ExportEvents(
+        self, request: pb.ExportEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ExportEventsResponse]:
+        v = Violations()
+        v.identifier("tenant_id", request.tenant_id)
+        for i, t in enumerate(request.topics):
+            if t not in _archive.TOPICS:
+                v.add(f"topics[{i}]", f"must be one of {', '.join(_archive.TOPICS)}")
+        v.check()
+        since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None
+        until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None
+        topics = tuple(request.topics) or _archive.TOPICS
+        async for page in _archive.export(self._ctx.pool, request.tenant_id, topics, since, until):
+            yield pb.ExportEventsResponse(
+                events=[pb.ArchivedEvent(topic=t, event=e) for t, e in page]
+            )
+
     async def WatchAgent(
         self, request: pb.WatchAgentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchAgentResponse]:
@@ -83,6 +101,7 @@ SERVICE = ServiceDefinition(
     package="accolade.gateway",
     servicer=_build,
     register=pb_grpc.add_GatewayServiceServicer_to_server,
+    consumers=(ConsumerSpec("archive", _archive.TOPICS, _archive.archive_handler),),
     # Idempotency holds for resends within the intake retention.
     retention=(Retention("intake_events", "recorded_at", lambda s: s.intake_retention_seconds),),
 )

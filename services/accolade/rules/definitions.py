@@ -47,6 +47,8 @@ class Rule:
         tiers: ascending by threshold.
         requires: (badge, tier) pairs that must be held first; an empty tier is any.
         cap: (count, period): at most `count` windows earn it per period.
+        counts_from: set by a backfill: events that happened from then on count, though
+            before `effective_at`; each such event once (see evaluate.contributions).
     """
 
     badge_id: str
@@ -66,6 +68,7 @@ class Rule:
     min_count: int
     requires: tuple[tuple[str, str], ...] = ()
     cap: tuple[int, str] | None = None
+    counts_from: datetime | None = None
     archived: bool = False
     # Whether its value is computed from per-day (or per-week) buckets; set from the rest.
     bucketed: bool = dataclasses.field(init=False)
@@ -73,6 +76,17 @@ class Rule:
     def __post_init__(self) -> None:
         bucketed = self.aggregate in aggregates.BUCKETED or self.window in calendar.ROLLING_DAYS
         object.__setattr__(self, "bucketed", bucketed)
+
+    @property
+    def starts_at(self) -> datetime:
+        """From when events count: the effective time, or earlier after a backfill."""
+        if self.counts_from is not None and self.counts_from < self.effective_at:
+            return self.counts_from
+        return self.effective_at
+
+    def early(self, at: datetime) -> bool:
+        """Whether an event at `at` counts only through a backfill's claim on it."""
+        return self.starts_at <= at < self.effective_at
 
     @property
     def at_close(self) -> bool:
@@ -246,7 +260,12 @@ def check_level_table(v: Violations, at: str, t: pb.LevelTable) -> None:
             v.add(f"{at}.spec.levels[{i}].xp", "must be above the previous level's")
 
 
-def compile_badge(d: pb.BadgeDefinition, version: int, effective_at: datetime) -> Rule:
+def compile_badge(
+    d: pb.BadgeDefinition,
+    version: int,
+    effective_at: datetime,
+    counts_from: datetime | None = None,
+) -> Rule:
     """The compiled rule of a definition that passed `check_badge`."""
     s = d.spec
     return Rule(
@@ -267,6 +286,7 @@ def compile_badge(d: pb.BadgeDefinition, version: int, effective_at: datetime) -
         min_count=s.min_count or 1,
         requires=tuple((r.badge, r.tier) for r in s.requires),
         cap=(s.cap.count, s.cap.per) if s.HasField("cap") else None,
+        counts_from=counts_from,
         archived=d.archived,
     )
 

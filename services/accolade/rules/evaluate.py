@@ -10,7 +10,7 @@ depend on how events were split into batches or the order in which they arrived.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +37,8 @@ class Program:
     by_badge: Mapping[str, Sequence[Rule]]  # badge -> versions, ascending
     # badge -> the badges that some version of which requires it
     dependents: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    # Whether some badge counts events from before it came into force (a backfill).
+    backfilled: bool = False
 
     @classmethod
     def of(cls, rules: Iterable[Rule], cal: calendar.Calendar) -> Program:
@@ -53,7 +55,13 @@ class Program:
             for r in versions:
                 for required, _ in r.requires:
                     dependents.setdefault(required, set()).add(b)
-        return cls(cal, by_event, badges, {b: frozenset(ds) for b, ds in dependents.items()})
+        return cls(
+            cal,
+            by_event,
+            badges,
+            {b: frozenset(ds) for b, ds in dependents.items()},
+            any(r.counts_from is not None for vs in badges.values() for r in vs),
+        )
 
     def in_force(self, event_type: str, at: datetime) -> list[Rule]:
         """The version of each badge counting `event_type` that is in force at `at`."""
@@ -69,7 +77,7 @@ def _current(versions: Sequence[Rule], at: datetime) -> Rule | None:
     """The last of `versions` (ascending by effective time) in force at `at`."""
     current = None
     for r in versions:
-        if r.effective_at > at:
+        if r.starts_at > at:
             break
         current = r
     return current
@@ -96,11 +104,37 @@ def _add(into: dict[Any, Agg], key: Any, one: Agg) -> None:
         held.merge(one)
 
 
+# (tenant, badge, version, event id): an event that happened before a backfilled
+# version came into force, which counts for it once.
+Claim = tuple[str, str, int, str]
+
+
+def early_claims(
+    events: Iterable[envelope_pb2.Envelope], programs: Mapping[str, Program], now: datetime
+) -> list[Claim]:
+    """The claims to make before `events` count: one per event (not too late at `now`)
+    and backfilled version it happened early for."""
+    out: list[Claim] = []
+    for e in events:
+        program = programs.get(e.tenant_id)
+        kind = e.WhichOneof("payload")
+        if program is None or not program.backfilled or kind is None:
+            continue
+        at = occurred_at(e)
+        if at < now - program.cal.lateness:
+            continue
+        for r in program.in_force(kind, at):
+            if r.early(at):
+                out.append((e.tenant_id, r.badge_id, r.version, e.event_id))
+    return out
+
+
 def contributions(
     events: Iterable[envelope_pb2.Envelope],
     programs: Mapping[str, Program],
     agents: Mapping[tuple[str, str], events_pb2.AgentUpdated],
     now: datetime,
+    claimed: Container[Claim] = (),
 ) -> Deltas:
     """What `events` add to every rule in force that counts them.
 
@@ -109,6 +143,8 @@ def contributions(
         programs: each tenant's program (tenants without one count nothing).
         agents: roster entries by (tenant, agent); a missing one reads as empty.
         now: events that happened before `now` minus the tenant's lateness are too late.
+        claimed: of `early_claims`, those this batch won: an event that happened before
+            a backfilled version came into force counts for it only if claimed here.
     """
     out = Deltas()
     blank = events_pb2.AgentUpdated()
@@ -134,6 +170,12 @@ def contributions(
         # Badges often share a condition ("resolved on first contact"): evaluate each once.
         held: dict[str, bool] = {}
         for rule in program.in_force(kind, at):
+            if (
+                rule.counts_from is not None
+                and rule.early(at)
+                and (e.tenant_id, rule.badge_id, rule.version, e.event_id) not in claimed
+            ):
+                continue
             c = rule.condition
             if not c.always:
                 ok = held.get(c.source)
@@ -292,63 +334,4 @@ def awards(
         s = standing(rule, start, agg, buckets.get(key, {}), zones[key[:2]], program.cal)
         tiers = reached(rule, s)
         out.extend(Award(key, award_window(rule, start), rule, t, s) for t in tiers)
-    return out
-
-
-# (tenant, agent, badge, tier): a tier an agent holds, in any window.
-Holding = tuple[str, str, str, str]
-
-
-def requirements(found: Iterable[Award]) -> set[tuple[str, str, str]]:
-    """The (tenant, agent, badge) whose holdings decide whether `found` may be awarded."""
-    return {(*aw.key[:2], b) for aw in found for b, _ in aw.rule.requires}
-
-
-def rechecks(made: Iterable[Award], programs: Mapping[str, Program]) -> set[tuple[str, str, str]]:
-    """The (tenant, agent, badge) to decide again because `made` met what they require."""
-    out = set()
-    for aw in made:
-        t, a, b, _ = aw.key
-        program = programs.get(t)
-        for dependent in program.dependents.get(b, ()) if program else ():
-            out.add((t, a, dependent))
-    return out
-
-
-def gate(found: Iterable[Award], held: Callable[[Holding], bool]) -> list[Award]:
-    """The awards whose agents hold every badge their rule requires.
-
-    Args:
-        held: whether a (tenant, agent, badge, tier) is held; an empty tier asks for any.
-    """
-    return [aw for aw in found if all(held((*aw.key[:2], b, tier)) for b, tier in aw.rule.requires)]
-
-
-def cap_period(rule: Rule, window_start: date, cal: calendar.Calendar) -> date:
-    """The first day of the cap period a window of a capped rule counts in."""
-    return calendar.window_start(window_start, rule.cap[1] if rule.cap else "", cal.week_start)
-
-
-def capped(
-    found: Iterable[Award],
-    taken: Mapping[tuple[str, str, str, date], set[date]],
-    programs: Mapping[str, Program],
-) -> list[Award]:
-    """The awards a cap allows: in each period, the earliest windows up to its count.
-
-    Args:
-        found: awards being made, at the close of their windows.
-        taken: the windows already awarded, by (tenant, agent, badge, cap period start).
-    """
-    out: list[Award] = []
-    used = {k: set(v) for k, v in taken.items()}
-    for aw in sorted(found, key=lambda aw: aw.key):
-        if aw.rule.cap is None:
-            out.append(aw)
-            continue
-        t, a, b, start = aw.key
-        windows = used.setdefault((t, a, b, cap_period(aw.rule, start, programs[t].cal)), set())
-        if start in windows or len(windows) < aw.rule.cap[0]:
-            windows.add(start)
-            out.append(aw)
     return out

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from accolade.rules import evaluate
+from accolade.rules import evaluate, gates
 from accolade.rules.aggregates import Agg
 from accolade.rules.evaluate import Award, Program, WindowKey
 from accolade.v1 import envelope_pb2, events_pb2
@@ -80,8 +80,8 @@ class MemoryState:
         the new awards unlock, until nothing more is earned."""
         new: list[Award] = []
         while found:
-            found = evaluate.gate(found, self._holds)
-            found = evaluate.capped(found, self._taken(found, programs), programs)
+            found = gates.gate(found, self._holds)
+            found = gates.capped(found, self._taken(found, programs), programs)
             made = []
             for aw in found:
                 t, a, b, _ = aw.key
@@ -90,7 +90,7 @@ class MemoryState:
                     self.awards[k] = aw
                     made.append(aw)
             new.extend(made)
-            again = evaluate.rechecks(made, programs)
+            again = gates.rechecks(made, programs)
             opened = [k for k in self.windows if k[:3] in again and k not in self.closed]
             closed = [k for k in self.windows if k[:3] in again and k in self.closed]
             found = evaluate.awards(opened, self.windows, self.buckets, self.zones, programs)
@@ -99,7 +99,7 @@ class MemoryState:
             )
         return new
 
-    def _holds(self, h: evaluate.Holding) -> bool:
+    def _holds(self, h: gates.Holding) -> bool:
         return any(k[:3] == h[:3] and h[3] in ("", k[3]) for k in self.awards)
 
     def _taken(
@@ -112,10 +112,10 @@ class MemoryState:
                 continue
             t, a, b, start = aw.key
             cal = programs[t].cal
-            period = evaluate.cap_period(aw.rule, start, cal)
+            period = gates.cap_period(aw.rule, start, cal)
             out[(t, a, b, period)] = {
                 k[4]
                 for k in self.awards
-                if k[:3] == (t, a, b) and evaluate.cap_period(aw.rule, k[4], cal) == period
+                if k[:3] == (t, a, b) and gates.cap_period(aw.rule, k[4], cal) == period
             }
         return out

@@ -37,3 +37,9 @@ class Unavailable(AccoladeError):
     """A dependency (database or broker) cannot be reached; the caller may retry."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class FailedPrecondition(AccoladeError):
+    """The request is well formed, but the system is not in a state to do it."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION

@@ -120,6 +120,10 @@ class Batch:
         """Publishes `envelopes` to `topic` (a full topic name) if the batch commits."""
         self._emitted.extend(outbox.rows(topic, envelopes))
 
+    def topic_of(self, event: envelope_pb2.Envelope) -> str:
+        """The logical topic (such as "activity") `event`, one of `events`, was read from."""
+        return self._by_event[id(event)].topic
+
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Calls `callback` once the batch's transaction has committed."""
         self._after.append(callback)

@@ -167,6 +167,28 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
+
+        if handler.stream_unary is not None:
+            inner_upload = handler.stream_unary
+
+            async def upload(
+                requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+            ) -> Any:
+                call = _Call(metrics, method, context)
+                try:
+                    return await inner_upload(requests, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    await call.fail(exc)
+                finally:
+                    call.finish()
+
+            return grpc.stream_unary_rpc_method_handler(
+                upload,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
 

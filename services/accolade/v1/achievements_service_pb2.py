@@ -22,73 +22,82 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from accolade.v1 import envelope_pb2 as accolade_dot_v1_dot_envelope__pb2
 from accolade.v1 import events_pb2 as accolade_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&accolade/v1/achievements_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x18\x61\x63\x63olade/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"=\n\x16ListAgentBadgesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\xbd\x01\n\nAgentBadge\x12\x10\n\x08\x62\x61\x64ge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12.\n\nawarded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0b\x65xplanation\x18\x05 \x01(\x0b\x32\x18.accolade.v1.Explanation\x12\x0f\n\x07tier_id\x18\x06 \x01(\t\x12\n\n\x02xp\x18\x07 \x01(\x03\"B\n\x17ListAgentBadgesResponse\x12\'\n\x06\x62\x61\x64ges\x18\x01 \x03(\x0b\x32\x17.accolade.v1.AgentBadge\";\n\nObjectMeta\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"6\n\tBadgeTier\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\n\n\x02xp\x18\x03 \x01(\x03\"\x9c\x02\n\tBadgeSpec\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x0c\n\x04when\x18\x02 \x01(\t\x12\x11\n\taggregate\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0e\n\x06window\x18\x05 \x01(\t\x12%\n\x05tiers\x18\x06 \x03(\x0b\x32\x16.accolade.v1.BadgeTier\x12\x0e\n\x06repeat\x18\x07 \x01(\t\x12\x13\n\x0bmin_per_day\x18\x08 \x01(\x05\x12\x0c\n\x04unit\x18\t \x01(\t\x12\x11\n\tmin_count\x18\n \x01(\x05\x12/\n\x08requires\x18\x0b \x03(\x0b\x32\x1d.accolade.v1.BadgeRequirement\x12\"\n\x03\x63\x61p\x18\x0c \x01(\x0b\x32\x15.accolade.v1.BadgeCap\"/\n\x10\x42\x61\x64geRequirement\x12\r\n\x05\x62\x61\x64ge\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\"&\n\x08\x42\x61\x64geCap\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12\x0b\n\x03per\x18\x02 \x01(\t\"\xb7\x01\n\x0f\x42\x61\x64geDefinition\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12$\n\x04spec\x18\x02 \x01(\x0b\x32\x16.accolade.v1.BadgeSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61rchived\x18\x05 \x01(\x08\"0\n\x05Level\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02xp\x18\x03 \x01(\x03\"4\n\x0eLevelTableSpec\x12\"\n\x06levels\x18\x01 \x03(\x0b\x32\x12.accolade.v1.Level\"\xa5\x01\n\nLevelTable\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x1b.accolade.v1.LevelTableSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc7\x01\n\x13\x41pplyProgramRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12,\n\x06\x62\x61\x64ges\x18\x02 \x03(\x0b\x32\x1c.accolade.v1.BadgeDefinition\x12,\n\x0blevel_table\x18\x03 \x01(\x0b\x32\x17.accolade.v1.LevelTable\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x10\x44\x65\x66initionChange\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\"F\n\x14\x41pplyProgramResponse\x12.\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1d.accolade.v1.DefinitionChange\"J\n\x1bListBadgeDefinitionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x18\n\x10include_archived\x18\x02 \x01(\x08\"L\n\x1cListBadgeDefinitionsResponse\x12,\n\x06\x62\x61\x64ges\x18\x01 \x03(\x0b\x32\x1c.accolade.v1.BadgeDefinition\"@\n\x19GetBadgeDefinitionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61\x64ge_id\x18\x02 \x01(\t\"I\n\x1aGetBadgeDefinitionResponse\x12+\n\x05\x62\x61\x64ge\x18\x01 \x01(\x0b\x32\x1c.accolade.v1.BadgeDefinition\"D\n\x1d\x41rchiveBadgeDefinitionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61\x64ge_id\x18\x02 \x01(\t\"M\n\x1e\x41rchiveBadgeDefinitionResponse\x12+\n\x05\x62\x61\x64ge\x18\x01 \x01(\x0b\x32\x1c.accolade.v1.BadgeDefinition\")\n\x14GetLevelTableRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"E\n\x15GetLevelTableResponse\x12,\n\x0blevel_table\x18\x01 \x01(\x0b\x32\x17.accolade.v1.LevelTable\"m\n\x13\x45xplainAwardRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61\x64ge_id\x18\x03 \x01(\t\x12\x0f\n\x07tier_id\x18\x04 \x01(\t\x12\x0e\n\x06window\x18\x05 \x01(\t\"\x81\x01\n\x14\x45xplainAwardResponse\x12&\n\x05\x62\x61\x64ge\x18\x01 \x01(\x0b\x32\x17.accolade.v1.AgentBadge\x12\x30\n\ndefinition\x18\x02 \x01(\x0b\x32\x1c.accolade.v1.BadgeDefinition\x12\x0f\n\x07summary\x18\x03 \x01(\t\">\n\x17GetAgentProgressRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\x89\x02\n\rBadgeProgress\x12\x10\n\x08\x62\x61\x64ge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x14\n\x0cnext_tier_id\x18\x04 \x01(\t\x12\x16\n\x0enext_threshold\x18\x05 \x01(\x01\x12\x11\n\tremaining\x18\x06 \x01(\x01\x12\x30\n\x0cwindow_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rheld_tier_ids\x18\t \x03(\t\x12\x0f\n\x07summary\x18\n \x01(\t\"\x8c\x01\n\x18GetAgentProgressResponse\x12*\n\x06\x62\x61\x64ges\x18\x01 \x03(\x0b\x32\x1a.accolade.v1.BadgeProgress\x12\n\n\x02xp\x18\x02 \x01(\x03\x12\r\n\x05level\x18\x03 \x01(\x05\x12\x12\n\nlevel_name\x18\x04 \x01(\t\x12\x15\n\rnext_level_xp\x18\x05 \x01(\x03\x32\x9d\x06\n\x13\x41\x63hievementsService\x12\\\n\x0fListAgentBadges\x12#.accolade.v1.ListAgentBadgesRequest\x1a$.accolade.v1.ListAgentBadgesResponse\x12S\n\x0c\x41pplyProgram\x12 .accolade.v1.ApplyProgramRequest\x1a!.accolade.v1.ApplyProgramResponse\x12k\n\x14ListBadgeDefinitions\x12(.accolade.v1.ListBadgeDefinitionsRequest\x1a).accolade.v1.ListBadgeDefinitionsResponse\x12\x65\n\x12GetBadgeDefinition\x12&.accolade.v1.GetBadgeDefinitionRequest\x1a\'.accolade.v1.GetBadgeDefinitionResponse\x12q\n\x16\x41rchiveBadgeDefinition\x12*.accolade.v1.ArchiveBadgeDefinitionRequest\x1a+.accolade.v1.ArchiveBadgeDefinitionResponse\x12V\n\rGetLevelTable\x12!.accolade.v1.GetLevelTableRequest\x1a\".accolade.v1.GetLevelTableResponse\x12S\n\x0c\x45xplainAward\x12 .accolade.v1.ExplainAwardRequest\x1a!.accolade.v1.ExplainAwardResponse\x12_\n\x10GetAgentProgress\x12$.accolade.v1.GetAgentProgressRequest\x1a%.accolade.v1.GetAgentProgressResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&accolade/v1/achievements_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1a\x61\x63\x63olade/v1/envelope.proto\x1a\x18\x61\x63\x63olade/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"=\n\x16ListAgentBadgesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\xbd\x01\n\nAgentBadge\x12\x10\n\x08\x62\x61\x64ge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12.\n\nawarded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0b\x65xplanation\x18\x05 \x01(\x0b\x32\x18.accolade.v1.Explanation\x12\x0f\n\x07tier_id\x18\x06 \x01(\t\x12\n\n\x02xp\x18\x07 \x01(\x03\"B\n\x17ListAgentBadgesResponse\x12\'\n\x06\x62\x61\x64ges\x18\x01 \x03(\x0b\x32\x17.accolade.v1.AgentBadge\";\n\nObjectMeta\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"6\n\tBadgeTier\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\n\n\x02xp\x18\x03 \x01(\x03\"\x9c\x02\n\tBadgeSpec\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x0c\n\x04when\x18\x02 \x01(\t\x12\x11\n\taggregate\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0e\n\x06window\x18\x05 \x01(\t\x12%\n\x05tiers\x18\x06 \x03(\x0b\x32\x16.accolade.v1.BadgeTier\x12\x0e\n\x06repeat\x18\x07 \x01(\t\x12\x13\n\x0bmin_per_day\x18\x08 \x01(\x05\x12\x0c\n\x04unit\x18\t \x01(\t\x12\x11\n\tmin_count\x18\n \x01(\x05\x12/\n\x08requires\x18\x0b \x03(\x0b\x32\x1d.accolade.v1.BadgeRequirement\x12\"\n\x03\x63\x61p\x18\x0c \x01(\x0b\x32\x15.accolade.v1.BadgeCap\"/\n\x10\x42\x61\x64geRequirement\x12\r\n\x05\x62\x61\x64ge\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\"&\n\x08\x42\x61\x64geCap\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12\x0b\n\x03per\x18\x02 \x01(\t\"\xe8\x01\n\x0f\x42\x61\x64geDefinition\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12$\n\x04spec\x18\x02 \x01(\x0b\x32\x16.accolade.v1.BadgeSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61rchived\x18\x05 \x01(\x08\x12/\n\x0b\x63ounts_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"0\n\x05Level\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02xp\x18\x03 \x01(\x03\"4\n\x0eLevelTableSpec\x12\"\n\x06levels\x18\x01 \x03(\x0b\x32\x12.accolade.v1.Level\"\xa5\x01\n\nLevelTable\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x1b.accolade.v1.LevelTableSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc7\x01\n\x13\x41pplyProgramRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12,\n\x06\x62\x61\x64ges\x18\x02 \x03(\x0b\x32\x1c.accolade.v1.BadgeDefinition\x12,\n\x0blevel_table\x18\x03 \x01(\x0b\x32\x17.accolade.v1.LevelTable\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x10\x44\x65\x66initionChange\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\"F\n\x14\x41pplyProgramResponse\x12.\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1d.accolade.v1.DefinitionChange\"J\n\x1bListBadgeDefinitionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x18\n\x10include_archived\x18\x02 \x01(\x08\"L\n\x1cListBadgeDefinitionsResponse\x12,\n\x06\x62\x61\x64ges\x18\x01 \x03(\x0b\x32\x1c.accolade.v1.BadgeDefinition\"@\n\x19GetBadgeDefinitionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61\x64ge_id\x18\x02 \x01(\t\"I\n\x1aGetBadgeDefinitionResponse\x12+\n\x05\x62\x61\x64ge\x18\x01 \x01(\x0b\x32\x1c.accolade.v1.BadgeDefinition\"D\n\x1d\x41rchiveBadgeDefinitionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61\x64ge_id\x18\x02 \x01(\t\"M\n\x1e\x41rchiveBadgeDefinitionResponse\x12+\n\x05\x62\x61\x64ge\x18\x01 \x01(\x0b\x32\x1c.accolade.v1.BadgeDefinition\")\n\x14GetLevelTableRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"E\n\x15GetLevelTableResponse\x12,\n\x0blevel_table\x18\x01 \x01(\x0b\x32\x17.accolade.v1.LevelTable\"m\n\x13\x45xplainAwardRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61\x64ge_id\x18\x03 \x01(\t\x12\x0f\n\x07tier_id\x18\x04 \x01(\t\x12\x0e\n\x06window\x18\x05 \x01(\t\"\x81\x01\n\x14\x45xplainAwardResponse\x12&\n\x05\x62\x61\x64ge\x18\x01 \x01(\x0b\x32\x17.accolade.v1.AgentBadge\x12\x30\n\ndefinition\x18\x02 \x01(\x0b\x32\x1c.accolade.v1.BadgeDefinition\x12\x0f\n\x07summary\x18\x03 \x01(\t\">\n\x17GetAgentProgressRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\x89\x02\n\rBadgeProgress\x12\x10\n\x08\x62\x61\x64ge_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x14\n\x0cnext_tier_id\x18\x04 \x01(\t\x12\x16\n\x0enext_threshold\x18\x05 \x01(\x01\x12\x11\n\tremaining\x18\x06 \x01(\x01\x12\x30\n\x0cwindow_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rheld_tier_ids\x18\t \x03(\t\x12\x0f\n\x07summary\x18\n \x01(\t\"\x8c\x01\n\x18GetAgentProgressResponse\x12*\n\x06\x62\x61\x64ges\x18\x01 \x03(\x0b\x32\x1a.accolade.v1.BadgeProgress\x12\n\n\x02xp\x18\x02 \x01(\x03\x12\r\n\x05level\x18\x03 \x01(\x05\x12\x12\n\nlevel_name\x18\x04 \x01(\t\x12\x15\n\rnext_level_xp\x18\x05 \x01(\x03\"I\n\rReplayRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12%\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x15.accolade.v1.Envelope\"a\n\x0eReplayResponse\x12\x0e\n\x06\x65vents\x18\x01 \x01(\x03\x12\x10\n\x08\x63ompared\x18\x02 \x01(\x03\x12\x18\n\x10\x64ifference_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x64ifferences\x18\x04 \x03(\t\"\x89\x01\n\x0f\x42\x61\x63kfillRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tbadge_ids\x18\x02 \x03(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x06\x65vents\x18\x04 \x03(\x0b\x32\x15.accolade.v1.Envelope\"3\n\x10\x42\x61\x63kfillResponse\x12\x0f\n\x07\x63ounted\x18\x01 \x01(\x03\x12\x0e\n\x06\x61wards\x18\x02 \x01(\x03\x32\xad\x07\n\x13\x41\x63hievementsService\x12\\\n\x0fListAgentBadges\x12#.accolade.v1.ListAgentBadgesRequest\x1a$.accolade.v1.ListAgentBadgesResponse\x12S\n\x0c\x41pplyProgram\x12 .accolade.v1.ApplyProgramRequest\x1a!.accolade.v1.ApplyProgramResponse\x12k\n\x14ListBadgeDefinitions\x12(.accolade.v1.ListBadgeDefinitionsRequest\x1a).accolade.v1.ListBadgeDefinitionsResponse\x12\x65\n\x12GetBadgeDefinition\x12&.accolade.v1.GetBadgeDefinitionRequest\x1a\'.accolade.v1.GetBadgeDefinitionResponse\x12q\n\x16\x41rchiveBadgeDefinition\x12*.accolade.v1.ArchiveBadgeDefinitionRequest\x1a+.accolade.v1.ArchiveBadgeDefinitionResponse\x12V\n\rGetLevelTable\x12!.accolade.v1.GetLevelTableRequest\x1a\".accolade.v1.GetLevelTableResponse\x12S\n\x0c\x45xplainAward\x12 .accolade.v1.ExplainAwardRequest\x1a!.accolade.v1.ExplainAwardResponse\x12_\n\x10GetAgentProgress\x12$.accolade.v1.GetAgentProgressRequest\x1a%.accolade.v1.GetAgentProgressResponse\x12\x43\n\x06Replay\x12\x1a.accolade.v1.ReplayRequest\x1a\x1b.accolade.v1.ReplayResponse(\x01\x12I\n\x08\x42\x61\x63kfill\x12\x1c.accolade.v1.BackfillRequest\x1a\x1d.accolade.v1.BackfillResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.achievements_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTAGENTBADGESREQUEST']._serialized_start=114
-  _globals['_LISTAGENTBADGESREQUEST']._serialized_end=175
-  _globals['_AGENTBADGE']._serialized_start=178
-  _globals['_AGENTBADGE']._serialized_end=367
-  _globals['_LISTAGENTBADGESRESPONSE']._serialized_start=369
-  _globals['_LISTAGENTBADGESRESPONSE']._serialized_end=435
-  _globals['_OBJECTMETA']._serialized_start=437
-  _globals['_OBJECTMETA']._serialized_end=496
-  _globals['_BADGETIER']._serialized_start=498
-  _globals['_BADGETIER']._serialized_end=552
-  _globals['_BADGESPEC']._serialized_start=555
-  _globals['_BADGESPEC']._serialized_end=839
-  _globals['_BADGEREQUIREMENT']._serialized_start=841
-  _globals['_BADGEREQUIREMENT']._serialized_end=888
-  _globals['_BADGECAP']._serialized_start=890
-  _globals['_BADGECAP']._serialized_end=928
-  _globals['_BADGEDEFINITION']._serialized_start=931
-  _globals['_BADGEDEFINITION']._serialized_end=1114
-  _globals['_LEVEL']._serialized_start=1116
-  _globals['_LEVEL']._serialized_end=1164
-  _globals['_LEVELTABLESPEC']._serialized_start=1166
-  _globals['_LEVELTABLESPEC']._serialized_end=1218
-  _globals['_LEVELTABLE']._serialized_start=1221
-  _globals['_LEVELTABLE']._serialized_end=1386
-  _globals['_APPLYPROGRAMREQUEST']._serialized_start=1389
-  _globals['_APPLYPROGRAMREQUEST']._serialized_end=1588
-  _globals['_DEFINITIONCHANGE']._serialized_start=1590
-  _globals['_DEFINITIONCHANGE']._serialized_end=1667
-  _globals['_APPLYPROGRAMRESPONSE']._serialized_start=1669
-  _globals['_APPLYPROGRAMRESPONSE']._serialized_end=1739
-  _globals['_LISTBADGEDEFINITIONSREQUEST']._serialized_start=1741
-  _globals['_LISTBADGEDEFINITIONSREQUEST']._serialized_end=1815
-  _globals['_LISTBADGEDEFINITIONSRESPONSE']._serialized_start=1817
-  _globals['_LISTBADGEDEFINITIONSRESPONSE']._serialized_end=1893
-  _globals['_GETBADGEDEFINITIONREQUEST']._serialized_start=1895
-  _globals['_GETBADGEDEFINITIONREQUEST']._serialized_end=1959
-  _globals['_GETBADGEDEFINITIONRESPONSE']._serialized_start=1961
-  _globals['_GETBADGEDEFINITIONRESPONSE']._serialized_end=2034
-  _globals['_ARCHIVEBADGEDEFINITIONREQUEST']._serialized_start=2036
-  _globals['_ARCHIVEBADGEDEFINITIONREQUEST']._serialized_end=2104
-  _globals['_ARCHIVEBADGEDEFINITIONRESPONSE']._serialized_start=2106
-  _globals['_ARCHIVEBADGEDEFINITIONRESPONSE']._serialized_end=2183
-  _globals['_GETLEVELTABLEREQUEST']._serialized_start=2185
-  _globals['_GETLEVELTABLEREQUEST']._serialized_end=2226
-  _globals['_GETLEVELTABLERESPONSE']._serialized_start=2228
-  _globals['_GETLEVELTABLERESPONSE']._serialized_end=2297
-  _globals['_EXPLAINAWARDREQUEST']._serialized_start=2299
-  _globals['_EXPLAINAWARDREQUEST']._serialized_end=2408
-  _globals['_EXPLAINAWARDRESPONSE']._serialized_start=2411
-  _globals['_EXPLAINAWARDRESPONSE']._serialized_end=2540
-  _globals['_GETAGENTPROGRESSREQUEST']._serialized_start=2542
-  _globals['_GETAGENTPROGRESSREQUEST']._serialized_end=2604
-  _globals['_BADGEPROGRESS']._serialized_start=2607
-  _globals['_BADGEPROGRESS']._serialized_end=2872
-  _globals['_GETAGENTPROGRESSRESPONSE']._serialized_start=2875
-  _globals['_GETAGENTPROGRESSRESPONSE']._serialized_end=3015
-  _globals['_ACHIEVEMENTSSERVICE']._serialized_start=3018
-  _globals['_ACHIEVEMENTSSERVICE']._serialized_end=3815
+  _globals['_LISTAGENTBADGESREQUEST']._serialized_start=142
+  _globals['_LISTAGENTBADGESREQUEST']._serialized_end=203
+  _globals['_AGENTBADGE']._serialized_start=206
+  _globals['_AGENTBADGE']._serialized_end=395
+  _globals['_LISTAGENTBADGESRESPONSE']._serialized_start=397
+  _globals['_LISTAGENTBADGESRESPONSE']._serialized_end=463
+  _globals['_OBJECTMETA']._serialized_start=465
+  _globals['_OBJECTMETA']._serialized_end=524
+  _globals['_BADGETIER']._serialized_start=526
+  _globals['_BADGETIER']._serialized_end=580
+  _globals['_BADGESPEC']._serialized_start=583
+  _globals['_BADGESPEC']._serialized_end=867
+  _globals['_BADGEREQUIREMENT']._serialized_start=869
+  _globals['_BADGEREQUIREMENT']._serialized_end=916
+  _globals['_BADGECAP']._serialized_start=918
+  _globals['_BADGECAP']._serialized_end=956
+  _globals['_BADGEDEFINITION']._serialized_start=959
+  _globals['_BADGEDEFINITION']._serialized_end=1191
+  _globals['_LEVEL']._serialized_start=1193
+  _globals['_LEVEL']._serialized_end=1241
+  _globals['_LEVELTABLESPEC']._serialized_start=1243
+  _globals['_LEVELTABLESPEC']._serialized_end=1295
+  _globals['_LEVELTABLE']._serialized_start=1298
+  _globals['_LEVELTABLE']._serialized_end=1463
+  _globals['_APPLYPROGRAMREQUEST']._serialized_start=1466
+  _globals['_APPLYPROGRAMREQUEST']._serialized_end=1665
+  _globals['_DEFINITIONCHANGE']._serialized_start=1667
+  _globals['_DEFINITIONCHANGE']._serialized_end=1744
+  _globals['_APPLYPROGRAMRESPONSE']._serialized_start=1746
+  _globals['_APPLYPROGRAMRESPONSE']._serialized_end=1816
+  _globals['_LISTBADGEDEFINITIONSREQUEST']._serialized_start=1818
+  _globals['_LISTBADGEDEFINITIONSREQUEST']._serialized_end=1892
+  _globals['_LISTBADGEDEFINITIONSRESPONSE']._serialized_start=1894
+  _globals['_LISTBADGEDEFINITIONSRESPONSE']._serialized_end=1970
+  _globals['_GETBADGEDEFINITIONREQUEST']._serialized_start=1972
+  _globals['_GETBADGEDEFINITIONREQUEST']._serialized_end=2036
+  _globals['_GETBADGEDEFINITIONRESPONSE']._serialized_start=2038
+  _globals['_GETBADGEDEFINITIONRESPONSE']._serialized_end=2111
+  _globals['_ARCHIVEBADGEDEFINITIONREQUEST']._serialized_start=2113
+  _globals['_ARCHIVEBADGEDEFINITIONREQUEST']._serialized_end=2181
+  _globals['_ARCHIVEBADGEDEFINITIONRESPONSE']._serialized_start=2183
+  _globals['_ARCHIVEBADGEDEFINITIONRESPONSE']._serialized_end=2260
+  _globals['_GETLEVELTABLEREQUEST']._serialized_start=2262
+  _globals['_GETLEVELTABLEREQUEST']._serialized_end=2303
+  _globals['_GETLEVELTABLERESPONSE']._serialized_start=2305
+  _globals['_GETLEVELTABLERESPONSE']._serialized_end=2374
+  _globals['_EXPLAINAWARDREQUEST']._serialized_start=2376
+  _globals['_EXPLAINAWARDREQUEST']._serialized_end=2485
+  _globals['_EXPLAINAWARDRESPONSE']._serialized_start=2488
+  _globals['_EXPLAINAWARDRESPONSE']._serialized_end=2617
+  _globals['_GETAGENTPROGRESSREQUEST']._serialized_start=2619
+  _globals['_GETAGENTPROGRESSREQUEST']._serialized_end=2681
+  _globals['_BADGEPROGRESS']._serialized_start=2684
+  _globals['_BADGEPROGRESS']._serialized_end=2949
+  _globals['_GETAGENTPROGRESSRESPONSE']._serialized_start=2952
+  _globals['_GETAGENTPROGRESSRESPONSE']._serialized_end=3092
+  _globals['_REPLAYREQUEST']._serialized_start=3094
+  _globals['_REPLAYREQUEST']._serialized_end=3167
+  _globals['_REPLAYRESPONSE']._serialized_start=3169
+  _globals['_REPLAYRESPONSE']._serialized_end=3266
+  _globals['_BACKFILLREQUEST']._serialized_start=3269
+  _globals['_BACKFILLREQUEST']._serialized_end=3406
+  _globals['_BACKFILLRESPONSE']._serialized_start=3408
+  _globals['_BACKFILLRESPONSE']._serialized_end=3459
+  _globals['_ACHIEVEMENTSSERVICE']._serialized_start=3462
+  _globals['_ACHIEVEMENTSSERVICE']._serialized_end=4403
 # @@protoc_insertion_point(module_scope)

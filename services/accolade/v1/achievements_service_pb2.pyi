@@ -1,5 +1,6 @@
 import datetime
 
+from accolade.v1 import envelope_pb2 as _envelope_pb2
 from accolade.v1 import events_pb2 as _events_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -107,18 +108,20 @@ class BadgeCap(_message.Message):
     def __init__(self, count: _Optional[int] = ..., per: _Optional[str] = ...) -> None: ...
 
 class BadgeDefinition(_message.Message):
-    __slots__ = ("metadata", "spec", "version", "effective_at", "archived")
+    __slots__ = ("metadata", "spec", "version", "effective_at", "archived", "counts_from")
     METADATA_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FROM_FIELD_NUMBER: _ClassVar[int]
     metadata: ObjectMeta
     spec: BadgeSpec
     version: int
     effective_at: _timestamp_pb2.Timestamp
     archived: bool
-    def __init__(self, metadata: _Optional[_Union[ObjectMeta, _Mapping]] = ..., spec: _Optional[_Union[BadgeSpec, _Mapping]] = ..., version: _Optional[int] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ...) -> None: ...
+    counts_from: _timestamp_pb2.Timestamp
+    def __init__(self, metadata: _Optional[_Union[ObjectMeta, _Mapping]] = ..., spec: _Optional[_Union[BadgeSpec, _Mapping]] = ..., version: _Optional[int] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ..., counts_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Level(_message.Message):
     __slots__ = ("level", "name", "xp")
@@ -303,3 +306,43 @@ class GetAgentProgressResponse(_message.Message):
     level_name: str
     next_level_xp: int
     def __init__(self, badges: _Optional[_Iterable[_Union[BadgeProgress, _Mapping]]] = ..., xp: _Optional[int] = ..., level: _Optional[int] = ..., level_name: _Optional[str] = ..., next_level_xp: _Optional[int] = ...) -> None: ...
+
+class ReplayRequest(_message.Message):
+    __slots__ = ("tenant_id", "events")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]
+    def __init__(self, tenant_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_envelope_pb2.Envelope, _Mapping]]] = ...) -> None: ...
+
+class ReplayResponse(_message.Message):
+    __slots__ = ("events", "compared", "difference_count", "differences")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COMPARED_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    events: int
+    compared: int
+    difference_count: int
+    differences: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, events: _Optional[int] = ..., compared: _Optional[int] = ..., difference_count: _Optional[int] = ..., differences: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BackfillRequest(_message.Message):
+    __slots__ = ("tenant_id", "badge_ids", "since", "events")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    BADGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    badge_ids: _containers.RepeatedScalarFieldContainer[str]
+    since: _timestamp_pb2.Timestamp
+    events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]
+    def __init__(self, tenant_id: _Optional[str] = ..., badge_ids: _Optional[_Iterable[str]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_envelope_pb2.Envelope, _Mapping]]] = ...) -> None: ...
+
+class BackfillResponse(_message.Message):
+    __slots__ = ("counted", "awards")
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    AWARDS_FIELD_NUMBER: _ClassVar[int]
+    counted: int
+    awards: int
+    def __init__(self, counted: _Optional[int] = ..., awards: _Optional[int] = ...) -> None: ...

@@ -76,6 +76,16 @@ class AchievementsServiceStub:
                 request_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressResponse.FromString,
                 _registered_method=True)
+        self.Replay = channel.stream_unary(
+                '/accolade.v1.AchievementsService/Replay',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.ReplayRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ReplayResponse.FromString,
+                _registered_method=True)
+        self.Backfill = channel.stream_unary(
+                '/accolade.v1.AchievementsService/Backfill',
+                request_serializer=accolade_dot_v1_dot_achievements__service__pb2.BackfillRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_achievements__service__pb2.BackfillResponse.FromString,
+                _registered_method=True)
 
 
 class AchievementsServiceServicer:
@@ -143,6 +153,23 @@ class AchievementsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Replay(self, request_iterator, context):
+        """Replay rebuilds one tenant's state from the events streamed to it (the archive,
+        roster first) in empty tables, and reports every difference from the live state.
+        The live state is not changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Backfill(self, request_iterator, context):
+        """Backfill counts history for badges created by an apply: the events streamed to it
+        that happened from `since` until the version came into force. Once per version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AchievementsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +212,16 @@ def add_AchievementsServiceServicer_to_server(servicer, server):
                     servicer.GetAgentProgress,
                     request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressResponse.SerializeToString,
+            ),
+            'Replay': grpc.stream_unary_rpc_method_handler(
+                    servicer.Replay,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.ReplayRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.ReplayResponse.SerializeToString,
+            ),
+            'Backfill': grpc.stream_unary_rpc_method_handler(
+                    servicer.Backfill,
+                    request_deserializer=accolade_dot_v1_dot_achievements__service__pb2.BackfillRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_achievements__service__pb2.BackfillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +442,60 @@ class AchievementsService:
             '/accolade.v1.AchievementsService/GetAgentProgress',
             accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressRequest.SerializeToString,
             accolade_dot_v1_dot_achievements__service__pb2.GetAgentProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Replay(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/accolade.v1.AchievementsService/Replay',
+            accolade_dot_v1_dot_achievements__service__pb2.ReplayRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.ReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backfill(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/accolade.v1.AchievementsService/Backfill',
+            accolade_dot_v1_dot_achievements__service__pb2.BackfillRequest.SerializeToString,
+            accolade_dot_v1_dot_achievements__service__pb2.BackfillResponse.FromString,
             options,
             channel_credentials,
             insecure,

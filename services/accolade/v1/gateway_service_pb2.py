@@ -23,33 +23,40 @@ _sym_db = _symbol_database.Default()
 
 
 from accolade.v1 import envelope_pb2 as accolade_dot_v1_dot_envelope__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!accolade/v1/gateway_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1a\x61\x63\x63olade/v1/envelope.proto\"\xb5\x01\n\x0c\x41gentProfile\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07team_id\x18\x03 \x01(\t\x12\x0f\n\x07site_id\x18\x04 \x01(\t\x12\x11\n\tregion_id\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nmanager_id\x18\x07 \x01(\t\x12\x11\n\thire_date\x18\x08 \x01(\t\x12\x0e\n\x06skills\x18\t \x03(\t\"S\n\x13UpsertAgentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12)\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x19.accolade.v1.AgentProfile\"K\n\x14UpsertAgentsResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x05\x12\x0f\n\x07updated\x18\x02 \x01(\x05\x12\x11\n\tunchanged\x18\x03 \x01(\x05\"=\n\x14PublishEventsRequest\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.accolade.v1.Envelope\"h\n\x0b\x45ventResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.accolade.v1.EventStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"B\n\x15PublishEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.accolade.v1.EventResult\"8\n\x11WatchAgentRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\":\n\x12WatchAgentResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.accolade.v1.Envelope*}\n\x0b\x45ventStatus\x12\x1c\n\x18\x45VENT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45VENT_STATUS_ACCEPTED\x10\x01\x12\x1a\n\x16\x45VENT_STATUS_DUPLICATE\x10\x02\x12\x19\n\x15\x45VENT_STATUS_REJECTED\x10\x03\x32\x8e\x02\n\x0eGatewayService\x12V\n\rPublishEvents\x12!.accolade.v1.PublishEventsRequest\x1a\".accolade.v1.PublishEventsResponse\x12O\n\nWatchAgent\x12\x1e.accolade.v1.WatchAgentRequest\x1a\x1f.accolade.v1.WatchAgentResponse0\x01\x12S\n\x0cUpsertAgents\x12 .accolade.v1.UpsertAgentsRequest\x1a!.accolade.v1.UpsertAgentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!accolade/v1/gateway_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1a\x61\x63\x63olade/v1/envelope.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x0c\x41gentProfile\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07team_id\x18\x03 \x01(\t\x12\x0f\n\x07site_id\x18\x04 \x01(\t\x12\x11\n\tregion_id\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nmanager_id\x18\x07 \x01(\t\x12\x11\n\thire_date\x18\x08 \x01(\t\x12\x0e\n\x06skills\x18\t \x03(\t\"S\n\x13UpsertAgentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12)\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x19.accolade.v1.AgentProfile\"K\n\x14UpsertAgentsResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x05\x12\x0f\n\x07updated\x18\x02 \x01(\x05\x12\x11\n\tunchanged\x18\x03 \x01(\x05\"=\n\x14PublishEventsRequest\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.accolade.v1.Envelope\"h\n\x0b\x45ventResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.accolade.v1.EventStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"B\n\x15PublishEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.accolade.v1.EventResult\"8\n\x11WatchAgentRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\":\n\x12WatchAgentResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.accolade.v1.Envelope\"\x8e\x01\n\x13\x45xportEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\rArchivedEvent\x12\r\n\x05topic\x18\x01 \x01(\t\x12$\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x15.accolade.v1.Envelope\"B\n\x14\x45xportEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.accolade.v1.ArchivedEvent*}\n\x0b\x45ventStatus\x12\x1c\n\x18\x45VENT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45VENT_STATUS_ACCEPTED\x10\x01\x12\x1a\n\x16\x45VENT_STATUS_DUPLICATE\x10\x02\x12\x19\n\x15\x45VENT_STATUS_REJECTED\x10\x03\x32\xe5\x02\n\x0eGatewayService\x12V\n\rPublishEvents\x12!.accolade.v1.PublishEventsRequest\x1a\".accolade.v1.PublishEventsResponse\x12O\n\nWatchAgent\x12\x1e.accolade.v1.WatchAgentRequest\x1a\x1f.accolade.v1.WatchAgentResponse0\x01\x12S\n\x0cUpsertAgents\x12 .accolade.v1.UpsertAgentsRequest\x1a!.accolade.v1.UpsertAgentsResponse\x12U\n\x0c\x45xportEvents\x12 .accolade.v1.ExportEventsRequest\x1a!.accolade.v1.ExportEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.gateway_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTSTATUS']._serialized_start=779
-  _globals['_EVENTSTATUS']._serialized_end=904
-  _globals['_AGENTPROFILE']._serialized_start=79
-  _globals['_AGENTPROFILE']._serialized_end=260
-  _globals['_UPSERTAGENTSREQUEST']._serialized_start=262
-  _globals['_UPSERTAGENTSREQUEST']._serialized_end=345
-  _globals['_UPSERTAGENTSRESPONSE']._serialized_start=347
-  _globals['_UPSERTAGENTSRESPONSE']._serialized_end=422
-  _globals['_PUBLISHEVENTSREQUEST']._serialized_start=424
-  _globals['_PUBLISHEVENTSREQUEST']._serialized_end=485
-  _globals['_EVENTRESULT']._serialized_start=487
-  _globals['_EVENTRESULT']._serialized_end=591
-  _globals['_PUBLISHEVENTSRESPONSE']._serialized_start=593
-  _globals['_PUBLISHEVENTSRESPONSE']._serialized_end=659
-  _globals['_WATCHAGENTREQUEST']._serialized_start=661
-  _globals['_WATCHAGENTREQUEST']._serialized_end=717
-  _globals['_WATCHAGENTRESPONSE']._serialized_start=719
-  _globals['_WATCHAGENTRESPONSE']._serialized_end=777
-  _globals['_GATEWAYSERVICE']._serialized_start=907
-  _globals['_GATEWAYSERVICE']._serialized_end=1177
+  _globals['_EVENTSTATUS']._serialized_start=1095
+  _globals['_EVENTSTATUS']._serialized_end=1220
+  _globals['_AGENTPROFILE']._serialized_start=112
+  _globals['_AGENTPROFILE']._serialized_end=293
+  _globals['_UPSERTAGENTSREQUEST']._serialized_start=295
+  _globals['_UPSERTAGENTSREQUEST']._serialized_end=378
+  _globals['_UPSERTAGENTSRESPONSE']._serialized_start=380
+  _globals['_UPSERTAGENTSRESPONSE']._serialized_end=455
+  _globals['_PUBLISHEVENTSREQUEST']._serialized_start=457
+  _globals['_PUBLISHEVENTSREQUEST']._serialized_end=518
+  _globals['_EVENTRESULT']._serialized_start=520
+  _globals['_EVENTRESULT']._serialized_end=624
+  _globals['_PUBLISHEVENTSRESPONSE']._serialized_start=626
+  _globals['_PUBLISHEVENTSRESPONSE']._serialized_end=692
+  _globals['_WATCHAGENTREQUEST']._serialized_start=694
+  _globals['_WATCHAGENTREQUEST']._serialized_end=750
+  _globals['_WATCHAGENTRESPONSE']._serialized_start=752
+  _globals['_WATCHAGENTRESPONSE']._serialized_end=810
+  _globals['_EXPORTEVENTSREQUEST']._serialized_start=813
+  _globals['_EXPORTEVENTSREQUEST']._serialized_end=955
+  _globals['_ARCHIVEDEVENT']._serialized_start=957
+  _globals['_ARCHIVEDEVENT']._serialized_end=1025
+  _globals['_EXPORTEVENTSRESPONSE']._serialized_start=1027
+  _globals['_EXPORTEVENTSRESPONSE']._serialized_end=1093
+  _globals['_GATEWAYSERVICE']._serialized_start=1223
+  _globals['_GATEWAYSERVICE']._serialized_end=1580
 # @@protoc_insertion_point(module_scope)

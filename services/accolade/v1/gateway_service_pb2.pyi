@@ -1,4 +1,7 @@
+import datetime
+
 from accolade.v1 import envelope_pb2 as _envelope_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -96,3 +99,29 @@ class WatchAgentResponse(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: _envelope_pb2.Envelope
     def __init__(self, event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ...) -> None: ...
+
+class ExportEventsRequest(_message.Message):
+    __slots__ = ("tenant_id", "topics", "since", "until")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPICS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    topics: _containers.RepeatedScalarFieldContainer[str]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., topics: _Optional[_Iterable[str]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ArchivedEvent(_message.Message):
+    __slots__ = ("topic", "event")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    event: _envelope_pb2.Envelope
+    def __init__(self, topic: _Optional[str] = ..., event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ...) -> None: ...
+
+class ExportEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ArchivedEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[ArchivedEvent, _Mapping]]] = ...) -> None: ...

@@ -51,6 +51,11 @@ class GatewayServiceStub:
                 request_serializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsResponse.FromString,
                 _registered_method=True)
+        self.ExportEvents = channel.unary_stream(
+                '/accolade.v1.GatewayService/ExportEvents',
+                request_serializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -80,6 +85,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportEvents(self, request, context):
+        """Streams a tenant's archived events (activity, feedback, roster) in the order they
+        were accepted: for backfills and replays.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +110,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.UpsertAgents,
                     request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsResponse.SerializeToString,
+            ),
+            'ExportEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportEvents,
+                    request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +200,33 @@ class GatewayService:
             '/accolade.v1.GatewayService/UpsertAgents',
             accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsRequest.SerializeToString,
             accolade_dot_v1_dot_gateway__service__pb2.UpsertAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/accolade.v1.GatewayService/ExportEvents',
+            accolade_dot_v1_dot_gateway__service__pb2.ExportEventsRequest.SerializeToString,
+            accolade_dot_v1_dot_gateway__service__pb2.ExportEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

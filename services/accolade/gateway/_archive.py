@@ -1,0 +1,110 @@
+"""The event archive: every event the services consume, kept by month for replays."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import asyncpg
+
+from accolade.runtime import db
+from accolade.runtime.conditions import occurred_at
+from accolade.runtime.inbox import Batch, BatchHandler
+from accolade.runtime.service import Context
+from accolade.v1 import envelope_pb2
+
+# The topics archived: what the services consume from outside.
+TOPICS = ("activity", "feedback", "roster")
+EXPORT_PAGE = 500
+
+
+def month_of(at: datetime) -> date:
+    """The first day of the (UTC) month `at` falls in: its partition."""
+    return at.astimezone(UTC).date().replace(day=1)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+async def ensure_partitions(conn: asyncpg.Connection, months: set[date], known: set[date]) -> None:
+    """Creates the partitions of `months` not in `known`, those created before."""
+    missing = sorted(months - known)
+    if not missing:
+        return
+    # Replicas may meet a new month at once; they take turns creating it.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gateway.event_archive'))")
+    for m in missing:
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS event_archive_{m:%Y_%m} PARTITION OF event_archive "
+            f"FOR VALUES FROM ('{m.isoformat()}') TO ('{_next_month(m).isoformat()}')"
+        )
+
+
+def archive_handler(ctx: Context) -> BatchHandler:
+    """Archives each batch with one insert; an event archived before is skipped."""
+    known: set[date] = set()
+
+    async def apply(batch: Batch) -> None:
+        rows = []
+        for e in batch.events:
+            at = occurred_at(e)
+            rows.append(
+                (
+                    e.tenant_id,
+                    batch.topic_of(e),
+                    e.event_id,
+                    at,
+                    e.recorded_at.ToDatetime(tzinfo=UTC),
+                    e.SerializeToString(),
+                )
+            )
+        months = {month_of(r[3]) for r in rows}
+        await ensure_partitions(batch.conn, months, known)
+        # Known once the transaction that created them has committed.
+        batch.after_commit(lambda: known.update(months))
+        await batch.conn.execute(
+            "INSERT INTO event_archive (tenant_id, topic, event_id, occurred_at, recorded_at, "
+            "  envelope) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], "
+            "  $5::timestamptz[], $6::bytea[]) ON CONFLICT DO NOTHING",
+            *db.columns(rows, 6),
+        )
+
+    return apply
+
+
+async def export(
+    pool: asyncpg.Pool,
+    tenant: str,
+    topics: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+) -> AsyncIterator[list[tuple[str, envelope_pb2.Envelope]]]:
+    """A tenant's archived events of `topics` that happened in [since, until), in the
+    order they were accepted, a page at a time (each page one short query)."""
+    after: tuple[datetime, str] | None = None
+    lo = since or datetime(1970, 1, 1, tzinfo=UTC)
+    hi = until or datetime(9999, 1, 1, tzinfo=UTC)
+    while True:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT topic, envelope, recorded_at, event_id::text FROM event_archive "
+                "WHERE tenant_id = $1 AND topic = ANY($2::text[]) "
+                "  AND occurred_at >= $3 AND occurred_at < $4 "
+                "  AND ($5::timestamptz IS NULL OR (recorded_at, event_id) > ($5, $6::uuid)) "
+                "ORDER BY recorded_at, event_id LIMIT $7",
+                tenant,
+                list(topics),
+                lo,
+                hi,
+                after[0] if after else None,
+                after[1] if after else None,
+                EXPORT_PAGE,
+            )
+        if not rows:
+            return
+        yield [(r[0], envelope_pb2.Envelope.FromString(r[1])) for r in rows]
+        after = (rows[-1][2], rows[-1][3])
+        if len(rows) < EXPORT_PAGE:
+            return
