@@ -48,16 +48,10 @@ def archive_handler(ctx: Context) -> BatchHandler:
     async def apply(batch: Batch) -> None:
         rows = []
         for e in batch.events:
+            topic, raw = batch.origin(e)
             at = occurred_at(e)
             rows.append(
-                (
-                    e.tenant_id,
-                    batch.topic_of(e),
-                    e.event_id,
-                    at,
-                    e.recorded_at.ToDatetime(tzinfo=UTC),
-                    e.SerializeToString(),
-                )
+                (e.tenant_id, topic, e.event_id, at, e.recorded_at.ToDatetime(tzinfo=UTC), raw)
             )
         months = {month_of(r[3]) for r in rows}
         await ensure_partitions(batch.conn, months, known)

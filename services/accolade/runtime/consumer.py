@@ -107,6 +107,7 @@ class InboxConsumer:
         # Offsets applied (their transaction committed) but not yet committed to Kafka.
         self._applied: dict[TopicPartition, int] = {}
         self._next_commit = 0.0
+        self._joined = False
         self.rebalance_listener = _Rebalance(self._lock, metrics, self._commit_applied)
 
     async def start(self) -> None:
@@ -119,6 +120,7 @@ class InboxConsumer:
             self._metrics.consumer_retries.labels(self.name, reason)
         self._consumer.subscribe(list(self._topics), listener=self.rebalance_listener)
         await self._consumer.start()
+        self._joined = True
 
     async def stop(self) -> None:
         """Asks `run` to return once the batch in flight is committed."""
@@ -129,7 +131,25 @@ class InboxConsumer:
         await self._consumer.stop()
 
     async def run(self) -> None:
-        """Consumes until `stop`; a failed batch is retried from its first offsets."""
+        """Joins the group, then consumes until `stop`; a failed batch is retried from its
+        first offsets. A stop while joining (which takes seconds on some brokers) ends the
+        join. (Tests may `start` first, to know the group is joined.)"""
+        if self._joined:
+            await self._consume()
+            return
+        joining = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(self._stopped.wait())
+        await asyncio.wait({joining, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not joining.done():
+            joining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await joining
+            return
+        joining.result()
+        await self._consume()
+
+    async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
         backoff = 0.2
         next_replay = loop.time()

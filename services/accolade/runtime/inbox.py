@@ -120,9 +120,11 @@ class Batch:
         """Publishes `envelopes` to `topic` (a full topic name) if the batch commits."""
         self._emitted.extend(outbox.rows(topic, envelopes))
 
-    def topic_of(self, event: envelope_pb2.Envelope) -> str:
-        """The logical topic (such as "activity") `event`, one of `events`, was read from."""
-        return self._by_event[id(event)].topic
+    def origin(self, event: envelope_pb2.Envelope) -> tuple[str, bytes]:
+        """The logical topic (such as "activity") `event`, one of `events`, was read from,
+        and the bytes it was read as."""
+        d = self._by_event[id(event)]
+        return d.topic, d.value if d.value is not None else event.SerializeToString()
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Calls `callback` once the batch's transaction has committed."""

@@ -206,6 +206,11 @@ async def serve(
         relay = OutboxRelay(settings, definition.name, pool, producer, probe, metrics)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
 
+        # Serving RPCs does not wait for the consumers to join their groups (seconds, on
+        # some brokers): health is reported from here on.
+        health_task = asyncio.create_task(
+            status.watch(ctx, settings.health_interval_seconds), name="health"
+        )
         consumers: list[tuple[InboxConsumer, asyncio.Task[None]]] = []
         for spec in definition.consumers:
             group = f"{settings.topics.namespace}.{definition.name}.{spec.name}"
@@ -220,13 +225,8 @@ async def serve(
                 batch_size=settings.consumer_batch_size,
             )
             ctx.on_exit(f"consumer {inbox.name}", inbox.close)
-            await inbox.start()
             consumers.append((inbox, asyncio.create_task(inbox.run(), name=f"consume-{spec.name}")))
         purging = asyncio.create_task(_purge(ctx, retained(definition)), name="retention")
-
-        health_task = asyncio.create_task(
-            status.watch(ctx, settings.health_interval_seconds), name="health"
-        )
         await stop.wait()
         log.info("stopping")
 
