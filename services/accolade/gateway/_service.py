@@ -101,7 +101,10 @@ SERVICE = ServiceDefinition(
     package="accolade.gateway",
     servicer=_build,
     register=pb_grpc.add_GatewayServiceServicer_to_server,
-    consumers=(ConsumerSpec("archive", _archive.TOPICS, _archive.archive_handler),),
+    # The archive's insert ignores an event it holds: idempotent without the inbox.
+    consumers=(
+        ConsumerSpec("archive", _archive.TOPICS, _archive.archive_handler, idempotent=True),
+    ),
     # Idempotency holds for resends within the intake retention.
     retention=(Retention("intake_events", "recorded_at", lambda s: s.intake_retention_seconds),),
 )

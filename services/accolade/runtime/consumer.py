@@ -75,6 +75,7 @@ class InboxConsumer:
         batch_size: int = 1000,
         linger: float = 0.02,
         commit_interval: float = 0.5,
+        record: bool = True,
     ) -> None:
         """Args:
         name: "<service>.<consumer>", which keys the inbox and the dead letters.
@@ -91,6 +92,8 @@ class InboxConsumer:
             are given away or the consumer stops); committing less often than every batch
             saves a broker round trip per batch, and a crash redelivers a little more,
             which the inbox skips.
+        record: whether the inbox records each applied event; false for a handler that
+            is idempotent by itself (see inbox.apply).
         """
         self.name = name
         self._consumer = consumer
@@ -102,6 +105,7 @@ class InboxConsumer:
         self._batch_size = batch_size
         self._linger = linger
         self._commit_interval = commit_interval
+        self._record = record
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         # Offsets applied (their transaction committed) but not yet committed to Kafka.
@@ -268,6 +272,7 @@ class InboxConsumer:
                 self._handler,
                 [d for d in deliveries if d.envelope is not None],
                 careful=careful,
+                record=self._record,
             )
             dead, letters = await deadletters.record(
                 conn, self.name, self._dead_letter_topic, [d for d in deliveries if d.failure]
@@ -307,6 +312,7 @@ class InboxConsumer:
                 self._handler,
                 [d for d in deliveries if d.failure is None],
                 careful=True,
+                record=self._record,
             )
             await deadletters.finish_replays(conn, claimed)
             await outbox.write(conn, applied.emitted)

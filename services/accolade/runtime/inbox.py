@@ -163,6 +163,7 @@ async def apply(
     deliveries: list[Delivery],
     *,
     careful: bool = False,
+    record: bool = True,
 ) -> Applied:
     """Applies the decoded `deliveries` not in the inbox yet, inside the caller's transaction.
 
@@ -175,6 +176,10 @@ async def apply(
     rolls back and applies the batch again with `careful` set, which runs the handler in
     savepoints and halves the batch until the events at fault are found.
 
+    With `record` false the handler is idempotent by itself (its writes are keyed by the
+    event, so applying one twice changes nothing): the inbox then keeps no row per event,
+    and drops only the repeats within the batch.
+
     Raises:
         Bisect: the batch must be applied again, carefully.
         Exception: a fault of the environment (see faults.environment_fault): the caller
@@ -183,14 +188,17 @@ async def apply(
     result = Applied()
     if not deliveries:
         return result
-    inserted = await conn.fetch(
-        "INSERT INTO applied_events (consumer, topic, tenant_id, event_id) "
-        "SELECT $1, t, n, e FROM unnest($2::text[], $3::text[], $4::uuid[]) AS x(t, n, e) "
-        "ON CONFLICT DO NOTHING RETURNING topic, tenant_id, event_id::text",
-        consumer,
-        *db.columns([_key(d) for d in deliveries], 3),
-    )
-    fresh = {(r[0], r[1], r[2]) for r in inserted}
+    if record:
+        inserted = await conn.fetch(
+            "INSERT INTO applied_events (consumer, topic, tenant_id, event_id) "
+            "SELECT $1, t, n, e FROM unnest($2::text[], $3::text[], $4::uuid[]) AS x(t, n, e) "
+            "ON CONFLICT DO NOTHING RETURNING topic, tenant_id, event_id::text",
+            consumer,
+            *db.columns([_key(d) for d in deliveries], 3),
+        )
+        fresh = {(r[0], r[1], r[2]) for r in inserted}
+    else:
+        fresh = {_key(d) for d in deliveries}
     new: list[Delivery] = []
     for d in deliveries:
         key = _key(d)
@@ -211,7 +219,7 @@ async def apply(
             raise Bisect from exc
         _collect(batch, result)
     failed = [d for d in new if d.failure is not None]
-    if failed:
+    if failed and record:
         await conn.execute(
             "DELETE FROM applied_events WHERE consumer = $1 AND (topic, tenant_id, event_id) IN "
             "(SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[]))",

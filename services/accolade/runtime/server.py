@@ -223,6 +223,7 @@ async def serve(
                 dead_letter_topic=settings.topics.dead_letter(f"{definition.name}.{spec.name}"),
                 metrics=metrics,
                 batch_size=settings.consumer_batch_size,
+                record=not spec.idempotent,
             )
             ctx.on_exit(f"consumer {inbox.name}", inbox.close)
             consumers.append((inbox, asyncio.create_task(inbox.run(), name=f"consume-{spec.name}")))

@@ -129,6 +129,10 @@ class ConsumerSpec:
     topics: tuple[str, ...]
     # Builds the handler once the service's resources are open; it applies each batch.
     handler: Callable[[Context], BatchHandler]
+    # Whether the handler is idempotent by itself (every write keyed by the event, such as
+    # an insert that ignores a row it holds already): the inbox then records nothing, which
+    # saves a write per event. Most handlers add to totals, and are not.
+    idempotent: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
