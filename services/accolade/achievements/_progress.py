@@ -29,6 +29,13 @@ def _summary(rule: Rule, value: float, remaining: float, tier: str, threshold: f
     return f"{remaining:.4g} more{unit} for {rule.name} {tier}"
 
 
+def _named(loaded: Loaded, badge: str, tier: str) -> str:
+    """A required badge (and tier) as agents read it."""
+    versions = loaded.program.by_badge.get(badge)
+    name = versions[-1].name if versions else badge
+    return f"{name} {tier}" if tier else name
+
+
 async def progress(
     conn: asyncpg.Connection, loaded: Loaded | None, tenant: str, agent: str, now: datetime
 ) -> pb.GetAgentProgressResponse:
@@ -79,6 +86,7 @@ async def progress(
     for r in await current("badge_id, window_start, bucket", "badge_buckets"):
         buckets.setdefault((r[0], r[1]), {})[r[2]] = _store.agg_of(r, 3)
     held: dict[str, set[str]] = {}
+    holds: set[tuple[str, str]] = set()  # (badge, tier) in any window, and (badge, "")
     for r in await conn.fetch(
         "SELECT badge_id, tier_id, award_window FROM agent_badges "
         "WHERE tenant_id = $1 AND agent_id = $2",
@@ -86,6 +94,7 @@ async def progress(
         agent,
     ):
         held.setdefault(f"{r[0]}/{r[2]}", set()).add(r[1])
+        holds |= {(r[0], r[1]), (r[0], "")}
     for rule, start in zip(rules, starts, strict=True):
         entry_pb = pb.BadgeProgress(badge_id=rule.badge_id, name=rule.name)
         agg = windows.get((rule.badge_id, start))
@@ -113,5 +122,13 @@ async def progress(
             entry_pb.summary = _summary(
                 rule, entry_pb.value, entry_pb.remaining, nxt.id, nxt.threshold
             )
+        missing = [(b, t) for b, t in rule.requires if (b, t) not in holds]
+        if missing:
+            entry_pb.missing.extend(pb.BadgeRequirement(badge=b, tier=t) for b, t in missing)
+            names = [_named(loaded, b, t) for b, t in missing]
+            needs = "needs " + " and ".join(names) + " first"
+            # A threshold already met waits only for what it needs.
+            met = nxt is not None and entry_pb.remaining == 0
+            entry_pb.summary = needs if met or nxt is None else f"{entry_pb.summary}; {needs}"
         out.badges.append(entry_pb)
     return out

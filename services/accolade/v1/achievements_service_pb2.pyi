@@ -270,7 +270,7 @@ class GetAgentProgressRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
 
 class BadgeProgress(_message.Message):
-    __slots__ = ("badge_id", "name", "value", "next_tier_id", "next_threshold", "remaining", "window_start", "window_end", "held_tier_ids", "summary")
+    __slots__ = ("badge_id", "name", "value", "next_tier_id", "next_threshold", "remaining", "window_start", "window_end", "held_tier_ids", "summary", "missing")
     BADGE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -281,6 +281,7 @@ class BadgeProgress(_message.Message):
     WINDOW_END_FIELD_NUMBER: _ClassVar[int]
     HELD_TIER_IDS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
     badge_id: str
     name: str
     value: float
@@ -291,7 +292,8 @@ class BadgeProgress(_message.Message):
     window_end: _timestamp_pb2.Timestamp
     held_tier_ids: _containers.RepeatedScalarFieldContainer[str]
     summary: str
-    def __init__(self, badge_id: _Optional[str] = ..., name: _Optional[str] = ..., value: _Optional[float] = ..., next_tier_id: _Optional[str] = ..., next_threshold: _Optional[float] = ..., remaining: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., held_tier_ids: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ...) -> None: ...
+    missing: _containers.RepeatedCompositeFieldContainer[BadgeRequirement]
+    def __init__(self, badge_id: _Optional[str] = ..., name: _Optional[str] = ..., value: _Optional[float] = ..., next_tier_id: _Optional[str] = ..., next_threshold: _Optional[float] = ..., remaining: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., held_tier_ids: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., missing: _Optional[_Iterable[_Union[BadgeRequirement, _Mapping]]] = ...) -> None: ...
 
 class GetAgentProgressResponse(_message.Message):
     __slots__ = ("badges", "xp", "level", "level_name", "next_level_xp")

@@ -70,8 +70,17 @@ async def test_a_badge_is_earned_once_what_it_requires_is_held(start_service, in
     await stub.ApplyProgram(request("acme", effective_at=datetime.now(UTC) - timedelta(days=1)))
     await produce(infra.bootstrap, topics.topic("feedback"), [survey("acme", "a1", 5)])
     await caught_up(achievements.settings)
-    # The survey meets Closer's threshold, but a1 is no Resolver yet.
+    # The survey meets Closer's threshold, but a1 is no Resolver yet, and is told so.
     assert [b.badge_id for b in await badges(stub, "a1")] == []
+    progress = await stub.GetAgentProgress(
+        pb.GetAgentProgressRequest(tenant_id="acme", agent_id="a1")
+    )
+    (closer,) = [p for p in progress.badges if p.badge_id == "closer"]
+    assert (closer.value, closer.summary) == (
+        1.0,
+        "needs Resolver silver first",
+    )
+    assert [(m.badge, m.tier) for m in closer.missing] == [("resolver", "silver")]
 
     # Resolver is earned by activity alone; Closer follows without another survey.
     await produce(
@@ -82,8 +91,8 @@ async def test_a_badge_is_earned_once_what_it_requires_is_held(start_service, in
         lambda bs: {b.badge_id for b in bs} == {"resolver", "closer"},
         what="closer unlocked by resolver",
     )
-    closer = next(b for b in found if b.badge_id == "closer")
-    assert (closer.explanation.value, closer.explanation.event_count) == (1.0, 1)
+    earned = next(b for b in found if b.badge_id == "closer")
+    assert (earned.explanation.value, earned.explanation.event_count) == (1.0, 1)
 
 
 async def test_a_capped_badge_goes_to_the_earliest_windows_whatever_the_arrival_order(
