@@ -70,6 +70,7 @@ async def replay(
         live = await conn.fetchval("SELECT current_schema()")
     tenant: str | None = None
     work: asyncpg.Connection | None = None
+    programs = _programs.Programs(cal)  # compiled once, read from the scratch schema
     count = 0
     try:
         async for req in requests:
@@ -78,10 +79,9 @@ async def replay(
                 work = await _scratch(pool, dsn, migrations, live, scratch, tenant)
             mine = [e for e in req.events if e.tenant_id == tenant]
             count += len(mine)
-            await _apply(work, _programs.Programs(cal), mine)
+            await _apply(work, programs, mine)
         if work is None or tenant is None:
             raise InvalidArgument([("tenant_id", "the stream held no message")])
-        programs = _programs.Programs(cal)
         while await close_some(work, programs, "replay"):
             pass
         compared, differences = await _compare(work, live, scratch, tenant)
@@ -188,13 +188,14 @@ async def backfill(
     since = first.since.ToDatetime(tzinfo=UTC)
     rules = await _mark(pool, cal, tenant, list(first.badge_ids), since)
     only = {tenant: evaluate.Program.of(rules, cal)}
+    programs = _programs.Programs(cal)
     counted = awards = 0
     msg: pb.BackfillRequest | None = first
     while msg is not None:
         _tenant(v, tenant, msg.tenant_id)
         events = [e for e in msg.events if e.tenant_id == tenant]
         async with pool.acquire() as conn, conn.transaction():
-            loaded = (await _programs.Programs(cal).of(conn, [tenant]))[tenant]
+            loaded = (await programs.of(conn, [tenant]))[tenant]
             claimed = await _store.claim_early(conn, evaluate.early_claims(events, only, since))
             mine = {c[3] for c in claimed}
             events = [e for e in events if e.event_id in mine]
