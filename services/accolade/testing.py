@@ -224,12 +224,19 @@ async def caught_up(settings: Settings) -> None:
     try:
         await consumer.start()
         await consumer.topics()  # loads the metadata partitions_for_topic reads
-        for spec in catalog.load(settings.service).consumers:
-            tps = [
+        specs = catalog.load(settings.service).consumers
+        # Every group's partitions first: assigning some narrows the metadata the
+        # consumer keeps to those topics, and the next group's would then look empty.
+        partitions = {
+            spec.name: [
                 TopicPartition(name, p)
                 for name in map(settings.topics.topic, spec.topics)
                 for p in sorted(consumer.partitions_for_topic(name) or ())
             ]
+            for spec in specs
+        }
+        for spec in specs:
+            tps = partitions[spec.name]
             if not tps:
                 continue  # a topic nothing was ever sent to: nothing to catch up on
             consumer.assign(tps)
