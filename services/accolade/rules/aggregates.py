@@ -53,6 +53,19 @@ class Agg:
         if other.last > self.last:
             self.last = other.last
 
+    def add(self, value: float, mark: Mark) -> None:
+        """Adds one event: as merging `Agg.of(value, mark)`, without making it."""
+        self.n += 1
+        self.total += value
+        if value < self.lo:
+            self.lo = value
+        if value > self.hi:
+            self.hi = value
+        if mark < self.first:
+            self.first = mark
+        if mark > self.last:
+            self.last = mark
+
     def copy(self) -> Agg:
         """An independent copy."""
         return Agg(self.n, self.total, self.lo, self.hi, self.first, self.last)

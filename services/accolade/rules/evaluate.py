@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from accolade.rules import calendar
-from accolade.rules.aggregates import Agg, best_rolling, longest_run, merged, scalar
+from accolade.rules.aggregates import Agg, Mark, best_rolling, longest_run, merged, scalar
 from accolade.rules.conditions import activation, read_number
 from accolade.rules.definitions import Rule, Tier
 from accolade.runtime.conditions import occurred_at
@@ -39,6 +39,9 @@ class Program:
     dependents: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
     # Whether some badge counts events from before it came into force (a backfill).
     backfilled: bool = False
+    # event -> (from when the latest version of each of its badges is in force, those
+    # versions not archived): what `in_force` answers for nearly every event.
+    latest: Mapping[str, tuple[datetime, Sequence[Rule]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, rules: Iterable[Rule], cal: calendar.Calendar) -> Program:
@@ -55,16 +58,27 @@ class Program:
             for r in versions:
                 for required, _ in r.requires:
                     dependents.setdefault(required, set()).add(b)
+        latest = {
+            kind: (
+                max(vs[-1].starts_at for vs in per_badge),
+                [vs[-1] for vs in per_badge if not vs[-1].archived],
+            )
+            for kind, per_badge in by_event.items()
+        }
         return cls(
             cal,
             by_event,
             badges,
             {b: frozenset(ds) for b, ds in dependents.items()},
             any(r.counts_from is not None for vs in badges.values() for r in vs),
+            latest,
         )
 
-    def in_force(self, event_type: str, at: datetime) -> list[Rule]:
+    def in_force(self, event_type: str, at: datetime) -> Sequence[Rule]:
         """The version of each badge counting `event_type` that is in force at `at`."""
+        latest = self.latest.get(event_type)
+        if latest is not None and at >= latest[0]:
+            return latest[1]
         found = (_current(versions, at) for versions in self.by_event.get(event_type, ()))
         return [r for r in found if r is not None and not r.archived]
 
@@ -95,13 +109,13 @@ class Deltas:
     too_late: list[envelope_pb2.Envelope] = dataclasses.field(default_factory=list)
 
 
-def _add(into: dict[Any, Agg], key: Any, one: Agg) -> None:
-    """Merges `one` (which `into` then owns) into the aggregate held at `key`."""
+def _add(into: dict[Any, Agg], key: Any, value: float, mark: Mark) -> None:
+    """Adds one event to the aggregate held at `key`."""
     held = into.get(key)
     if held is None:
-        into[key] = one
+        into[key] = Agg(1, value, value, value, mark, mark)
     else:
-        held.merge(one)
+        held.add(value, mark)
 
 
 # (tenant, badge, version, event id): an event that happened before a backfilled
@@ -196,12 +210,12 @@ def contributions(
                     day, rule.window, cal.week_start
                 )
             key = (*who, rule.badge_id, start)
-            _add(out.windows, key, Agg(1, value, value, value, mark, mark))
+            _add(out.windows, key, value, mark)
             if rule.bucketed:
                 bucket = day
                 if rule.aggregate == "streak" and rule.unit == "week":
                     bucket = calendar.week_of(day, cal.week_start)
-                _add(out.buckets, (*key, bucket), Agg(1, value, value, value, mark, mark))
+                _add(out.buckets, (*key, bucket), value, mark)
     return out
 
 
