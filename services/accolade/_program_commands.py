@@ -14,7 +14,6 @@ import grpc
 from accolade import _replay_commands, programs
 from accolade._dead_letter_commands import since
 from accolade.runtime.interceptors import bad_request_violations
-from accolade.runtime.settings import SERVICE_PORTS
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
 
@@ -73,9 +72,7 @@ def _connection(p: argparse.ArgumentParser) -> None:
 
 
 def _target(args: argparse.Namespace) -> str:
-    if args.address:
-        return str(args.address)
-    return f"{args.host}:{SERVICE_PORTS['achievements'][0] + args.port_offset}"
+    return _replay_commands.target(args, "achievements", args.address)
 
 
 def _fail(message: str) -> int:

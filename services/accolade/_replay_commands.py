@@ -27,11 +27,17 @@ def connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gateway", help="the gateway's HOST:PORT (default: on --host)")
 
 
+def target(args: argparse.Namespace, service: str, address: str | None) -> str:
+    """Where `service` answers: `address` if given, else its port (shifted by
+    --port-offset) on --host."""
+    if address:
+        return address
+    return f"{args.host}:{SERVICE_PORTS[service][0] + args.port_offset}"
+
+
 def gateway_target(args: argparse.Namespace) -> str:
     """The gateway's address, from --gateway or beside the service's host."""
-    if args.gateway:
-        return str(args.gateway)
-    return f"{args.host}:{SERVICE_PORTS['gateway'][0] + args.port_offset}"
+    return target(args, "gateway", args.gateway)
 
 
 async def archived(

@@ -261,6 +261,19 @@ async def _committed_up_to(
     await eventually(committed, reached, what=f"group {group} committing up to {ends}")
 
 
+async def windows_due(settings: Settings, badge_id: str) -> None:
+    """Makes every window of achievements' `badge_id` due to be decided now, as if its
+    end and the lateness had passed."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(
+            "UPDATE achievements.badge_windows SET closes_at = now() WHERE badge_id = $1",
+            badge_id,
+        )
+    finally:
+        await conn.close()
+
+
 async def outbox_published(settings: Settings) -> None:
     """Waits until the relay of `settings.service` has published every outbox row."""
     conn = await asyncpg.connect(settings.database_url)

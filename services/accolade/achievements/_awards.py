@@ -7,7 +7,7 @@ import collections
 import dataclasses
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -153,18 +153,30 @@ async def evaluate_events(
     if not loaded:
         return None
     events = [e for e in events if e.tenant_id in loaded]
-    agents = await _store.agents(conn, {(e.tenant_id, e.agent_id) for e in events})
     by_tenant = {t: p.program for t, p in loaded.items()}
     claimed = await _store.claim_early(conn, evaluate.early_claims(events, by_tenant, now))
-    d = evaluate.contributions(events, by_tenant, agents, now, claimed)
+    d, found = await count(conn, events, by_tenant, now, claimed)
     await _store.record_late(conn, d)
-    windows = await _store.merge_windows(conn, d, by_tenant)
-    buckets = await _store.merge_buckets(conn, d, by_tenant)
-    found = evaluate.awards(d.windows, windows, buckets, d.zones, by_tenant)
     if held is not None:
         found = [aw for aw in found if _store.award_key(aw) not in held]
     made, stored = await _gates.decide(conn, found, by_tenant, _levels(loaded), now)
     return Evaluated(made, stored, len(d.too_late), loaded)
+
+
+async def count(
+    conn: asyncpg.Connection,
+    events: Sequence[envelope_pb2.Envelope],
+    programs: Mapping[str, evaluate.Program],
+    now: datetime,
+    claimed: Container[evaluate.Claim],
+) -> tuple[evaluate.Deltas, list[Award]]:
+    """Adds what `events` contribute to the stored windows and buckets; returns the
+    deltas and the tiers the merged windows reach (see evaluate.contributions)."""
+    agents = await _store.agents(conn, {(e.tenant_id, e.agent_id) for e in events})
+    d = evaluate.contributions(events, programs, agents, now, claimed)
+    windows = await _store.merge_windows(conn, d, programs)
+    buckets = await _store.merge_buckets(conn, d, programs)
+    return d, evaluate.awards(d.windows, windows, buckets, d.zones, programs)
 
 
 def badges_handler(ctx: Context) -> BatchHandler:

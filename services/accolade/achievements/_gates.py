@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -95,40 +95,32 @@ async def cap_taken(
 
 
 @dataclasses.dataclass(slots=True)
-class Held:
+class Stored:
     """Every window (and bucket) some badges hold for some agents."""
 
     windows: dict[WindowKey, Agg]
     buckets: dict[WindowKey, dict[date, Agg]]
     closed: set[WindowKey]
-    zones: dict[tuple[str, str], Any]
+    zones: dict[tuple[str, str], ZoneInfo]
 
 
-async def windows_of(conn: asyncpg.Connection, keys: Iterable[tuple[str, str, str]]) -> Held:
+async def windows_of(conn: asyncpg.Connection, keys: Iterable[tuple[str, str, str]]) -> Stored:
     """The whole state of the (tenant, agent, badge) in `keys`: to decide them again."""
-    columns = db.columns(list(keys), 3)
     rows = await conn.fetch(
         f"SELECT s.tenant_id, s.agent_id, s.badge_id, s.window_start, {AGG}, "  # noqa: S608
         "  s.time_zone, s.closed FROM badge_windows s "
         "JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(t, a, b) "
         "ON s.tenant_id = x.t AND s.agent_id = x.a AND s.badge_id = x.b",
-        *columns,
+        *db.columns(list(keys), 3),
     )
-    held = Held({}, {}, set(), {})
+    held = Stored({}, {}, set(), {})
     for r in rows:
         key = (r[0], r[1], r[2], r[3])
         held.windows[key] = agg_of(r, 4)
         held.zones[key[:2]] = calendar.zone(r[12])
         if r[13]:
             held.closed.add(key)
-    buckets = await conn.fetch(
-        f"SELECT s.tenant_id, s.agent_id, s.badge_id, s.window_start, s.bucket, {AGG} "  # noqa: S608
-        "FROM badge_buckets s JOIN unnest($1::text[], $2::text[], $3::text[]) AS x(t, a, b) "
-        "ON s.tenant_id = x.t AND s.agent_id = x.a AND s.badge_id = x.b",
-        *columns,
-    )
-    for r in buckets:
-        held.buckets.setdefault((r[0], r[1], r[2], r[3]), {})[r[4]] = agg_of(r, 5)
+    held.buckets = await buckets_of(conn, list(held.windows))
     return held
 
 

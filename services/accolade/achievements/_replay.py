@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from accolade.achievements import _programs, _store
-from accolade.achievements._awards import announcements, close_some, evaluate_events
+from accolade.achievements._awards import announcements, close_some, count, evaluate_events
 from accolade.achievements._gates import decide
 from accolade.rules import calendar, evaluate
 from accolade.rules.definitions import Rule
@@ -46,8 +46,10 @@ _COMPARED = {
 _PROGRAM_TABLES = ("badge_definitions", "level_tables", "program_revisions")
 
 
-def _tenant(v: Violations, held: str | None, sent: str) -> str:
+def _tenant(held: str | None, sent: str) -> str:
+    """The stream's tenant: named by its first message, the same (or unnamed) after."""
     if held is None:
+        v = Violations()
         v.identifier("tenant_id", sent)
         v.check()
         return sent
@@ -74,7 +76,7 @@ async def replay(
     count = 0
     try:
         async for req in requests:
-            tenant = _tenant(Violations(), tenant, req.tenant_id)
+            tenant = _tenant(tenant, req.tenant_id)
             if work is None:
                 work = await _scratch(pool, dsn, migrations, live, scratch, tenant)
             mine = [e for e in req.events if e.tenant_id == tenant]
@@ -178,8 +180,8 @@ async def backfill(
     first = await anext(it, None)
     if first is None:
         raise InvalidArgument([("tenant_id", "the stream held no message")])
+    tenant = _tenant(None, first.tenant_id)
     v = Violations()
-    tenant = _tenant(v, None, first.tenant_id)
     if not first.badge_ids:
         v.add("badge_ids", "name at least one badge")
     if not first.HasField("since"):
@@ -192,19 +194,16 @@ async def backfill(
     counted = awards = 0
     msg: pb.BackfillRequest | None = first
     while msg is not None:
-        _tenant(v, tenant, msg.tenant_id)
+        _tenant(tenant, msg.tenant_id)
         events = [e for e in msg.events if e.tenant_id == tenant]
         async with pool.acquire() as conn, conn.transaction():
             loaded = (await programs.of(conn, [tenant]))[tenant]
             claimed = await _store.claim_early(conn, evaluate.early_claims(events, only, since))
+            # Only early events: those after the version came into force counted live.
             mine = {c[3] for c in claimed}
             events = [e for e in events if e.event_id in mine]
-            agents = await _store.agents(conn, {(tenant, e.agent_id) for e in events})
-            d = evaluate.contributions(events, only, agents, since, claimed)
+            d, found = await count(conn, events, only, since, claimed)
             counted += sum(a.n for a in d.windows.values())
-            windows = await _store.merge_windows(conn, d, only)
-            buckets = await _store.merge_buckets(conn, d, only)
-            found = evaluate.awards(d.windows, windows, buckets, d.zones, only)
             levels = {tenant: loaded.levels} if loaded.levels else {}
             made, _ = await decide(conn, found, {tenant: loaded.program}, levels, utcnow())
             await outbox.add(conn, topic, announcements(made, {tenant: loaded}))

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
+from accolade.rules import calendar
 from accolade.runtime import db
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import Context
@@ -15,15 +16,12 @@ from accolade.v1 import envelope_pb2
 # The topics archived: what the services consume from outside.
 TOPICS = ("activity", "feedback", "roster")
 EXPORT_PAGE = 500
+# Partitions are UTC months.
+UTC_ZONE = calendar.zone("UTC")
 
 
-def month_of(at: datetime) -> date:
-    """The first day of the (UTC) month `at` falls in: its partition."""
-    return at.astimezone(UTC).date().replace(day=1)
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+def _month_after(month: date) -> date:
+    return calendar.window_end(month, "month") or month  # a month always ends
 
 
 async def ensure_partitions(conn: asyncpg.Connection, months: set[date], known: set[date]) -> None:
@@ -36,7 +34,7 @@ async def ensure_partitions(conn: asyncpg.Connection, months: set[date], known: 
     for m in missing:
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS event_archive_{m:%Y_%m} PARTITION OF event_archive "
-            f"FOR VALUES FROM ('{m.isoformat()}') TO ('{_next_month(m).isoformat()}')"
+            f"FOR VALUES FROM ('{m.isoformat()}') TO ('{_month_after(m).isoformat()}')"
         )
 
 
@@ -55,10 +53,10 @@ def archive_handler(ctx: Context) -> BatchHandler:
         for lo, hi, m in reversed(spans):
             if lo <= seconds < hi:
                 return m
-        m = month_of(datetime.fromtimestamp(seconds, UTC))
-        lo = int(datetime(m.year, m.month, 1, tzinfo=UTC).timestamp())
-        nxt = _next_month(m)
-        spans.append((lo, int(datetime(nxt.year, nxt.month, 1, tzinfo=UTC).timestamp()), m))
+        m = datetime.fromtimestamp(seconds, UTC).date().replace(day=1)
+        start, end = calendar.window_bounds(m, "month", UTC_ZONE)
+        if start is not None and end is not None:  # (a month is bounded)
+            spans.append((int(start.timestamp()), int(end.timestamp()), m))
         return m
 
     async def apply(batch: Batch) -> None:

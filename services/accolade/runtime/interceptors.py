@@ -127,10 +127,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method = path.rsplit("/", 1)[-1]
         metrics = self._metrics
 
-        if handler.unary_unary is not None:
-            inner = handler.unary_unary
+        def answering(inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]) -> Any:
+            """Wraps a method that answers once: a request or a stream of requests in."""
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def answer(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 call = _Call(metrics, method, context)
                 try:
                     return await inner(request, context)
@@ -141,8 +141,18 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 finally:
                     call.finish()
 
+            return answer
+
+        if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                unary,
+                answering(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                answering(handler.stream_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -164,28 +174,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-
-        if handler.stream_unary is not None:
-            inner_upload = handler.stream_unary
-
-            async def upload(
-                requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
-            ) -> Any:
-                call = _Call(metrics, method, context)
-                try:
-                    return await inner_upload(requests, context)
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    await call.fail(exc)
-                finally:
-                    call.finish()
-
-            return grpc.stream_unary_rpc_method_handler(
-                upload,
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

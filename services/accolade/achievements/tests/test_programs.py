@@ -20,6 +20,7 @@ from accolade.testing import (
     produce,
     read_topic,
     survey,
+    windows_due,
 )
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
@@ -278,14 +279,8 @@ async def test_an_average_is_decided_when_its_window_closes(start_service, infra
             pb.ListAgentBadgesRequest(tenant_id="acme", agent_id=agent)
         )
         assert reply.badges == []
-    conn = await asyncpg.connect(achievements.settings.database_url)
-    try:
-        # Time passes: the window has ended and the lateness gone by.
-        await conn.execute(
-            "UPDATE achievements.badge_windows SET closes_at = now() WHERE badge_id = 'happy-day'"
-        )
-    finally:
-        await conn.close()
+    # Time passes: the window has ended and the lateness gone by.
+    await windows_due(achievements.settings, "happy-day")
     reply = await eventually(
         lambda: stub.ListAgentBadges(pb.ListAgentBadgesRequest(tenant_id="acme", agent_id="a2")),
         lambda r: len(r.badges) == 1,

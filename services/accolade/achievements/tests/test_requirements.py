@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import asyncpg
 import grpc
 import pytest
 
 from accolade import programs
 from accolade.runtime.interceptors import bad_request_violations
-from accolade.testing import caught_up, eventually, interaction, produce, survey
+from accolade.testing import caught_up, eventually, interaction, produce, survey, windows_due
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
 
@@ -113,14 +112,8 @@ async def test_a_capped_badge_goes_to_the_earliest_windows_whatever_the_arrival_
         await caught_up(achievements.settings)
     # Nothing is decided while a window can still change.
     assert held(await badges(stub, "a1"), "daily-voice") == []
-    conn = await asyncpg.connect(achievements.settings.database_url)
-    try:
-        # Time passes: every window has ended and the lateness gone by.
-        await conn.execute(
-            "UPDATE achievements.badge_windows SET closes_at = now() WHERE badge_id = 'daily-voice'"
-        )
-    finally:
-        await conn.close()
+    # Time passes: every window has ended and the lateness gone by.
+    await windows_due(achievements.settings, "daily-voice")
     found = await eventually(
         lambda: badges(stub, "a1"),
         lambda bs: len(held(bs, "daily-voice")) == 2,
