@@ -23,12 +23,15 @@ import asyncpg
 import grpc
 import pytest
 
-from accolade import catalog
+from accolade import catalog, clients, testing
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
 from accolade.local.stack import wait_serving
 from accolade.runtime import admin
 from accolade.runtime.server import serve
 from accolade.runtime.settings import Settings, Topics
+
+# The tenants the tests of one service use; each gets an admin key before it starts.
+TEST_TENANTS = ("acme", "globex")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +154,8 @@ class RunningService:
     channel: grpc.aio.Channel
     stop: asyncio.Event
     task: asyncio.Task[None]
+    # An admin key of each test tenant; `channel` presents the one of the request's tenant.
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def metrics_url(self) -> str:
@@ -162,12 +167,18 @@ class RunningService:
 async def start_service(settings_for):  # type: ignore[no-untyped-def]
     """Starts services in-process (migrated, topics created) and stops them after the test."""
     running: list[RunningService] = []
+    keys: dict[str, str] = {}
 
     async def start(name: str, **overrides: object) -> RunningService:
         settings: Settings = settings_for(name, **overrides)
         definition = catalog.load(name)
         await admin.migrate(settings.database_url, [definition])
         await admin.create_topics(settings, [catalog.load(n) for n in catalog.NAMES])
+        # Granted before the service starts, so it knows them once SERVING; the topics are
+        # the test's own, so a second service of the test finds them there too.
+        if not keys:
+            for tenant in TEST_TENANTS:
+                keys[tenant] = await testing.grant(settings, tenant)
         stop = asyncio.Event()
         bound: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(serve(definition, settings, stop, bound, handle_signals=False))
@@ -181,9 +192,12 @@ async def start_service(settings_for):  # type: ignore[no-untyped-def]
             settings,
             grpc_port,
             metrics_port,
-            grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}"),
+            clients.channel(
+                f"127.0.0.1:{grpc_port}", testing.keys_by_tenant(keys, TEST_TENANTS[0])
+            ),
             stop,
             task,
+            keys,
         )
         running.append(service)
         return service

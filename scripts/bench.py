@@ -45,6 +45,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accolade import programs
+from accolade.clients import bearer
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
 from accolade.rules.calendar import Calendar
 from accolade.rules.definitions import compile_badge
@@ -169,6 +170,7 @@ class Bench:
     async def tenant(self, prefix: str = "bench") -> str:
         """A new tenant with the whole starter program applied, as a contact center runs it."""
         tenant = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        await self.platform.add_tenant(tenant)
         since = datetime.now(UTC) - timedelta(days=1)
         await self.platform.achievements.ApplyProgram(programs.starter(tenant, effective_at=since))
         return tenant
@@ -279,6 +281,8 @@ class Bench:
             for s in ("gateway", "feedback")
             for _ in range(clients)
         ]
+        # As an integrator sends them: its key on every call.
+        key = bearer(self.platform.integration_keys[tenant])
         gateways = [gateway_service_pb2_grpc.GatewayServiceStub(c) for c in channels[:clients]]
         feedbacks = [feedback_service_pb2_grpc.FeedbackServiceStub(c) for c in channels[clients:]]
         try:
@@ -287,7 +291,9 @@ class Bench:
                 request = gateway_service_pb2.PublishEventsRequest(
                     events=[interaction(tenant, self.agents[i % len(self.agents)])]
                 )
-                return lambda: gateways[i % clients].PublishEvents(request, timeout=30)
+                return lambda: gateways[i % clients].PublishEvents(
+                    request, timeout=30, metadata=key
+                )
 
             def survey(i: int) -> Callable[[], Awaitable[object]]:
                 request = feedback_service_pb2.SubmitSurveyRequest(
@@ -297,7 +303,9 @@ class Bench:
                     interaction_id=f"i-{i}",
                     csat=1 + i % 5,
                 )
-                return lambda: feedbacks[i % clients].SubmitSurvey(request, timeout=30)
+                return lambda: feedbacks[i % clients].SubmitSurvey(
+                    request, timeout=30, metadata=key
+                )
 
             out = {}
             for name, make in (("PublishEvents", publish), ("SubmitSurvey", survey)):

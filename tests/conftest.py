@@ -26,9 +26,9 @@ def private_broker() -> AsyncIterator[EmbeddedBroker]:
 
 
 @pytest.fixture
-async def platform(database_url, infra, namespace, tmp_path) -> AsyncIterator[Platform]:
-    """The five services as processes on the shared PostgreSQL and broker."""
-    p = Platform(database_url, infra.bootstrap, namespace, tmp_path)
+async def platform(database_url, infra, namespace, tmp_path, tenant) -> AsyncIterator[Platform]:
+    """The five services as processes on the shared PostgreSQL and broker, with a tenant."""
+    p = Platform(database_url, infra.bootstrap, namespace, tmp_path, tenants=(tenant,))
     try:
         await p.start()
         yield p
@@ -38,10 +38,10 @@ async def platform(database_url, infra, namespace, tmp_path) -> AsyncIterator[Pl
 
 @pytest.fixture
 async def platform_own_broker(
-    database_url, private_broker, namespace, tmp_path
+    database_url, private_broker, namespace, tmp_path, tenant
 ) -> AsyncIterator[Platform]:
-    """The five services on a broker the test may restart."""
-    p = Platform(database_url, private_broker.bootstrap, namespace, tmp_path)
+    """The five services on a broker the test may restart, with a tenant."""
+    p = Platform(database_url, private_broker.bootstrap, namespace, tmp_path, tenants=(tenant,))
     try:
         await p.start()
         yield p

@@ -13,10 +13,12 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+import asyncpg
 import grpc
 from aiokafka import AIOKafkaConsumer
 
-from accolade import catalog, testing
+from accolade import catalog, clients, testing
+from accolade.gateway import _identity
 from accolade.local.embedded import free_port
 from accolade.local.stack import (
     Endpoint,
@@ -25,7 +27,9 @@ from accolade.local.stack import (
     start_service,
     stop_processes,
     wait_all_serving,
+    wait_keys_known,
 )
+from accolade.runtime import identity
 from accolade.runtime.settings import Settings, Topics
 
 # Re-exported: the system tests build their events with the services' own builder.
@@ -59,6 +63,13 @@ class Platform:
     health_interval: float = 0.2
     # Settings every service is started with, beside the ones above.
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The tenants made before the services start, each with an admin and an integration
+    # key; the clients present the admin key of the tenant a request names.
+    tenants: tuple[str, ...] = ()
+    # The tenants' lateness (the gateway's default of 72 hours when None).
+    lateness_seconds: int | None = None
+    admin_keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    integration_keys: dict[str, str] = dataclasses.field(default_factory=dict)
     endpoints: dict[str, Endpoint] = dataclasses.field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
     channels: dict[str, grpc.aio.Channel] = dataclasses.field(default_factory=dict)
@@ -81,11 +92,46 @@ class Platform:
         for name in catalog.NAMES:
             self.endpoints[name] = Endpoint(name, free_port(), free_port())
         await prepare(self.database_url, self.bootstrap, self.namespace, self.partitions)
+        for tenant in self.tenants:
+            self.admin_keys[tenant] = await self.make_key(tenant, identity.ADMIN)
+            self.integration_keys[tenant] = await self.make_key(tenant, identity.INTEGRATION)
         for name in catalog.NAMES:
             self.processes[name] = start_service(self.env(name), name, self.log_dir)
         await self.wait_serving(catalog.NAMES)
+        await self.keys_known(2 * len(self.tenants))
         for name, e in self.endpoints.items():
-            self.channels[name] = grpc.aio.insecure_channel(f"127.0.0.1:{e.grpc_port}")
+            self.channels[name] = clients.channel(
+                f"127.0.0.1:{e.grpc_port}",
+                testing.keys_by_tenant(self.admin_keys, self.tenants[0] if self.tenants else ""),
+            )
+
+    async def add_tenant(self, tenant: str) -> None:
+        """Makes a tenant with an admin and an integration key once the platform runs, and
+        waits until every service knows them."""
+        self.admin_keys[tenant] = await self.make_key(tenant, identity.ADMIN)
+        self.integration_keys[tenant] = await self.make_key(tenant, identity.INTEGRATION)
+        await self.keys_known(len(self.admin_keys) + len(self.integration_keys))
+
+    async def make_key(self, tenant: str, role: int, **scope: str) -> str:
+        """Makes a key (and its tenant, if new) in the gateway's store; returns its token."""
+        conn = await asyncpg.connect(self.database_url, server_settings={"search_path": "gateway"})
+        topic = Topics(self.namespace).topic("identity")
+        try:
+            await _identity.create_tenant(
+                conn,
+                topic,
+                tenant,
+                tenant,
+                lateness=self.lateness_seconds or _identity.DEFAULT_LATENESS,
+            )
+            _, token = await _identity.create_key(conn, topic, tenant, role, **scope)
+        finally:
+            await conn.close()
+        return token
+
+    async def keys_known(self, count: int, services: Iterable[str] = catalog.NAMES) -> None:
+        """Waits until every service knows at least `count` keys that are not revoked."""
+        await wait_keys_known([self.endpoints[s] for s in services], count)
 
     async def wait_serving(self, names: Iterable[str], within: float = 60) -> None:
         await wait_all_serving([self.endpoints[n] for n in names], within)

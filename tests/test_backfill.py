@@ -48,6 +48,7 @@ async def test_a_new_badge_counts_the_history_since_a_date_once(
     apply += ["--backfill", since.isoformat()]
     apply += ["--address", f"127.0.0.1:{platform.endpoints['achievements'].grpc_port}"]
     apply += ["--gateway", f"127.0.0.1:{platform.endpoints['gateway'].grpc_port}"]
+    apply += ["--key", platform.admin_keys[tenant]]
     code, out = await cli(*apply)
     assert code == 0, out
     # a1's three resolutions since three days ago earn bronze; a2's one earns nothing.

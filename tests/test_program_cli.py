@@ -29,7 +29,14 @@ async def accolade(*args: str) -> tuple[int, str, str]:
 
 async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> None:
     achievements = await start_service("achievements")
-    at = ["--tenant", "acme", "--address", f"127.0.0.1:{achievements.grpc_port}"]
+    at = [
+        "--tenant",
+        "acme",
+        "--address",
+        f"127.0.0.1:{achievements.grpc_port}",
+        "--key",
+        achievements.keys["acme"],
+    ]
     starter = str(programs.STARTER)
     ids = [
         d.message.metadata.id

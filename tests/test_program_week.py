@@ -27,13 +27,17 @@ LATENESS = timedelta(days=9)
 
 
 @pytest.fixture
-async def week_platform(database_url, infra, namespace, tmp_path) -> AsyncIterator[Platform]:
+async def week_platform(
+    database_url, infra, namespace, tmp_path, tenant
+) -> AsyncIterator[Platform]:
+    # The tenant's own lateness, from its settings, reaches achievements by the identity topic.
     p = Platform(
         database_url,
         infra.bootstrap,
         namespace,
         tmp_path,
-        extra_env={"ACCOLADE_EVENT_LATENESS_SECONDS": str(LATENESS.total_seconds())},
+        tenants=(tenant,),
+        lateness_seconds=int(LATENESS.total_seconds()),
     )
     try:
         await p.start()
@@ -143,6 +147,8 @@ async def test_a_week_of_the_starter_program_matches_an_independent_computation(
         achievements,
         "--effective-at",
         "10d",
+        "--key",
+        platform.admin_keys[tenant],
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
@@ -245,7 +251,14 @@ async def test_a_week_of_the_starter_program_matches_an_independent_computation(
     await platform.caught_up("gateway")
     gateway = f"127.0.0.1:{platform.endpoints['gateway'].grpc_port}"
     replay = ["replay", "--service", "achievements", "--tenant", tenant]
-    replay += ["--address", achievements, "--gateway", gateway]
+    replay += [
+        "--address",
+        achievements,
+        "--gateway",
+        gateway,
+        "--key",
+        platform.admin_keys[tenant],
+    ]
     code, out = await cli(*replay)
     assert code == 0 and out.splitlines()[-1] == "no difference", out
     assert f"replayed {len(events) + len(surveys) + len(AGENTS)} events" in out

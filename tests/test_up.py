@@ -14,12 +14,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import grpc
 import psutil
 import pytest
 
+from accolade import clients
 from accolade.local.embedded import free_port
-from accolade.local.stack import endpoints
+from accolade.local.stack import ADMIN_KEY_FILE, INTEGRATION_KEY_FILE, LOCAL_TENANT, endpoints
 from accolade.v1 import (
     gateway_service_pb2,
     gateway_service_pb2_grpc,
@@ -85,7 +85,7 @@ class Up:
             if not line:
                 break
             self.output.append(line)
-            if "Accolade is up" in line:
+            if "Ctrl-C stops everything" in line:  # the last line it prints when up
                 return time.monotonic() - started
         raise AssertionError("accolade up did not come up:\n" + "".join(self.output))
 
@@ -111,16 +111,16 @@ class Up:
         return found
 
 
-async def _scores(port: int, tenant: str) -> dict[str, int]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+async def _scores(port: int, tenant: str, key: str) -> dict[str, int]:
+    async with clients.channel(f"127.0.0.1:{port}", key) as channel:
         board = await leaderboards_service_pb2_grpc.LeaderboardsServiceStub(channel).GetLeaderboard(
             leaderboards_service_pb2.GetLeaderboardRequest(tenant_id=tenant, limit=100)
         )
     return {e.agent_id: int(e.score) for e in board.entries}
 
 
-async def _publish(port: int, events: list) -> None:  # type: ignore[type-arg]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+async def _publish(port: int, events: list, key: str) -> None:  # type: ignore[type-arg]
+    async with clients.channel(f"127.0.0.1:{port}", key) as channel:
         reply = await gateway_service_pb2_grpc.GatewayServiceStub(channel).PublishEvents(
             gateway_service_pb2.PublishEventsRequest(events=events), timeout=30
         )
@@ -128,7 +128,7 @@ async def _publish(port: int, events: list) -> None:  # type: ignore[type-arg]
 
 
 async def test_stop_and_start_keeps_every_accepted_event_and_leaves_nothing_running(
-    tmp_path: Path, tenant: str
+    tmp_path: Path,
 ) -> None:
     up = Up(tmp_path / "data", free_port(), _free_offset())
     gateway, leaderboards = (
@@ -136,18 +136,28 @@ async def test_stop_and_start_keeps_every_accepted_event_and_leaves_nothing_runn
     )
     took = up.start()
     print(f"accolade up reached SERVING in {took:.1f}s")
+    tenant = LOCAL_TENANT
+    admin = (up.data_dir / ADMIN_KEY_FILE).read_text().strip()
+    integration = (up.data_dir / INTEGRATION_KEY_FILE).read_text().strip()
+    # It prints both keys of the local tenant, and keeps them where only its user reads.
+    printed = "".join(up.output)
+    assert f"admin         {admin}" in printed and f"integration   {integration}" in printed
+    assert (up.data_dir / ADMIN_KEY_FILE).stat().st_mode & 0o077 == 0
     first = [interaction(tenant, f"agent-{i % 4}", resolved=i % 5 != 0) for i in range(40)]
     try:
-        await _publish(gateway, first)
+        await _publish(gateway, first, integration)
     finally:
         # Stop at once: some events may be accepted but not yet relayed or applied.
         assert up.stop() == 0
     assert up.leftovers() == []
 
     up.start()
+    # The same keys work again: the new broker starts empty, and the gateway publishes
+    # every key again from its store.
+    assert (up.data_dir / ADMIN_KEY_FILE).read_text().strip() == admin
     try:
         second = [interaction(tenant, f"agent-{i % 4}") for i in range(8)]
-        await _publish(gateway, second)
+        await _publish(gateway, second, integration)
         expected = dict(
             Counter(
                 e.agent_id for e in first + second if e.interaction_completed.resolved_first_contact
@@ -155,11 +165,14 @@ async def test_stop_and_start_keeps_every_accepted_event_and_leaves_nothing_runn
         )
 
         async def settled() -> bool:
-            return await _scores(leaderboards, tenant) == expected
+            return await _scores(leaderboards, tenant, admin) == expected
 
-        assert await eventually(settled, within=60), (await _scores(leaderboards, tenant), expected)
+        assert await eventually(settled, within=60), (
+            await _scores(leaderboards, tenant, admin),
+            expected,
+        )
         await asyncio.sleep(1.5)
-        assert await _scores(leaderboards, tenant) == expected
+        assert await _scores(leaderboards, tenant, admin) == expected
     finally:
         assert up.stop() == 0
     assert up.leftovers() == []

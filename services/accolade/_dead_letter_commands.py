@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 
-from accolade import catalog
-from accolade.local.stack import URL_FILE
+from accolade import _options, catalog
 from accolade.runtime import deadletters
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
@@ -63,13 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         a.add_argument(
             "--since", type=since, help="only letters since then: a time, or 30m, 2h, 7d"
         )
-        a.add_argument(
-            "--database-url",
-            default=os.environ.get("ACCOLADE_DATABASE_URL"),
-            help="the platform's PostgreSQL (default: ACCOLADE_DATABASE_URL, else the one of "
-            "`accolade up` in --data-dir)",
-        )
-        a.add_argument("--data-dir", default=".accolade", help="where `accolade up` keeps its data")
+        _options.database(a)
         if name == "replay":
             a.add_argument(
                 "--wait",
@@ -82,18 +73,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     """Runs `dead-letters list` or `dead-letters replay`; returns the exit code."""
-    url = args.database_url
-    if not url:
-        local = Path(args.data_dir) / URL_FILE
-        if not local.exists():
-            print(
-                "accolade: no database: set ACCOLADE_DATABASE_URL or --database-url, or run "
-                "`accolade up` (which writes its URL to "
-                f"{local})",
-                file=sys.stderr,
-            )
-            return 2
-        url = local.read_text().strip()
+    url = _options.database_url(args)
+    if url is None:
+        return 2
     action = _list if args.action == "list" else _replay
     return asyncio.run(action(url, args))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from accolade import _replay_commands, programs
+from accolade import _options, _replay_commands, clients, programs
 from accolade._dead_letter_commands import since
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.v1 import achievements_service_pb2 as pb
@@ -69,6 +69,7 @@ def _connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="where the achievements service runs")
     p.add_argument("--port-offset", type=int, default=0, help="as given to `accolade up`")
     p.add_argument("--address", help="the achievements service's HOST:PORT (overrides both)")
+    _options.key(p)
 
 
 def _target(args: argparse.Namespace) -> str:
@@ -105,7 +106,7 @@ async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -
         )
     except programs.ProgramError as exc:
         return _fail(str(exc))
-    async with grpc.aio.insecure_channel(_target(args)) as channel:
+    async with clients.channel(_target(args), _options.api_key(args)) as channel:
         stub = pb_grpc.AchievementsServiceStub(channel)
         try:
             if args.dry_run:
@@ -129,7 +130,12 @@ async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -
             return 0
         try:
             done = await _replay_commands.backfill(
-                stub, _replay_commands.gateway_target(args), args.tenant, created, args.backfill
+                stub,
+                _replay_commands.gateway_target(args),
+                _options.api_key(args),
+                args.tenant,
+                created,
+                args.backfill,
             )
         except grpc.aio.AioRpcError as exc:
             return _fail(f"backfill: {exc.code().name}: {exc.details()}")
@@ -179,7 +185,7 @@ def get(args: argparse.Namespace) -> int:
 
 
 async def _get(args: argparse.Namespace) -> int:
-    async with grpc.aio.insecure_channel(_target(args)) as channel:
+    async with clients.channel(_target(args), _options.api_key(args)) as channel:
         stub = pb_grpc.AchievementsServiceStub(channel)
         try:
             if args.kind == "leveltable":

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import grpc
 
+from accolade import _options, clients
 from accolade.runtime.settings import SERVICE_PORTS
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
@@ -42,6 +43,7 @@ def gateway_target(args: argparse.Namespace) -> str:
 
 async def archived(
     target: str,
+    api_key: str,
     tenant: str,
     topics: Sequence[str],
     since: datetime | None = None,
@@ -50,7 +52,7 @@ async def archived(
     request = gw.ExportEventsRequest(tenant_id=tenant, topics=topics)
     if since is not None:
         request.since.FromDatetime(since)
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with clients.channel(target, api_key) as channel:
         async for page in gw_grpc.GatewayServiceStub(channel).ExportEvents(request):
             yield [a.event for a in page.events]
 
@@ -61,10 +63,10 @@ def _progress(done: int) -> None:
 
 def replay(args: argparse.Namespace, target: str) -> int:
     """Replays a tenant's archive into the service at `target` and prints the report."""
-    return asyncio.run(_replay(args.tenant, gateway_target(args), target))
+    return asyncio.run(_replay(_options.api_key(args), args.tenant, gateway_target(args), target))
 
 
-async def _replay(tenant: str, gateway: str, target: str) -> int:
+async def _replay(api_key: str, tenant: str, gateway: str, target: str) -> int:
     sent = 0
 
     async def requests() -> AsyncIterator[pb.ReplayRequest]:
@@ -72,13 +74,13 @@ async def _replay(tenant: str, gateway: str, target: str) -> int:
         yield pb.ReplayRequest(tenant_id=tenant)
         # The roster first, as the services had it before the activity they evaluated.
         for topics in (("roster",), ("activity", "feedback")):
-            async for events in archived(gateway, tenant, topics):
+            async for events in archived(gateway, api_key, tenant, topics):
                 sent += len(events)
                 _progress(sent)
                 yield pb.ReplayRequest(events=events)
 
     try:
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with clients.channel(target, api_key) as channel:
             reply = await pb_grpc.AchievementsServiceStub(channel).Replay(requests())
     except grpc.aio.AioRpcError as exc:
         print(f"\naccolade: {exc.code().name}: {exc.details()}", file=sys.stderr)
@@ -98,6 +100,7 @@ async def _replay(tenant: str, gateway: str, target: str) -> int:
 async def backfill(
     stub: pb_grpc.AchievementsServiceStub,
     gateway: str,
+    api_key: str,
     tenant: str,
     badges: Sequence[str],
     since: datetime,
@@ -110,7 +113,7 @@ async def backfill(
         first = pb.BackfillRequest(tenant_id=tenant, badge_ids=badges)
         first.since.FromDatetime(since)
         yield first
-        async for events in archived(gateway, tenant, ("activity", "feedback"), since):
+        async for events in archived(gateway, api_key, tenant, ("activity", "feedback"), since):
             sent += len(events)
             _progress(sent)
             yield pb.BackfillRequest(events=events)

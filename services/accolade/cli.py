@@ -7,10 +7,9 @@ import asyncio
 import os
 import signal
 import sys
-import uuid
 from pathlib import Path
 
-from accolade import _dead_letter_commands, _program_commands, catalog
+from accolade import _dead_letter_commands, _identity_commands, _program_commands, catalog
 from accolade.runtime import logs
 from accolade.runtime.settings import Settings, SettingsError
 
@@ -60,9 +59,30 @@ def _up(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from accolade.local import demo
+    from accolade.local.stack import ADMIN_KEY_FILE, INTEGRATION_KEY_FILE, LOCAL_TENANT
 
-    tenant = args.tenant or f"demo-{uuid.uuid4().hex[:6]}"
-    return asyncio.run(demo.run(host=args.host, port_offset=args.port_offset, tenant=tenant))
+    data_dir = Path(args.data_dir)
+    try:
+        admin_key, integration_key = (
+            args.admin_key or (data_dir / ADMIN_KEY_FILE).read_text().strip(),
+            args.integration_key or (data_dir / INTEGRATION_KEY_FILE).read_text().strip(),
+        )
+    except OSError:
+        print(
+            f"accolade: no keys in {data_dir}: run `accolade up` first, or pass --admin-key "
+            "and --integration-key",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(
+        demo.run(
+            host=args.host,
+            port_offset=args.port_offset,
+            tenant=args.tenant or LOCAL_TENANT,
+            admin_key=admin_key,
+            integration_key=integration_key,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,10 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port-offset", type=int, default=0)
-    p.add_argument("--tenant", help="the tenant to send as (default: a new one per run)")
+    p.add_argument("--tenant", help="the keys' tenant (default: the local one of `accolade up`)")
+    p.add_argument("--data-dir", default=".accolade", help="where `accolade up` keeps its keys")
+    p.add_argument("--admin-key", help="an admin key (default: the local one)")
+    p.add_argument("--integration-key", help="an integration key (default: the local one)")
     p.set_defaults(run=_demo)
 
     _dead_letter_commands.add_parser(sub)
+    _identity_commands.add_parsers(sub)
     _program_commands.add_parsers(sub)
 
     args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from accolade import catalog, programs
+from accolade.runtime import identity
 from accolade.runtime.kafka import envelope_key
 from accolade.runtime.settings import Settings
 from accolade.v1 import (
@@ -93,6 +94,75 @@ async def apply_program(
     stub = achievements_service_pb2_grpc.AchievementsServiceStub(channel)  # type: ignore[no-untyped-call]
     for tenant in tenants:
         await stub.ApplyProgram(program_request(tenant, only))
+
+
+async def grant(
+    settings: Settings,
+    tenant_id: str,
+    role: int = identity.ADMIN,
+    *,
+    agent_id: str = "",
+    team_id: str = "",
+    revoked: bool = False,
+    key: identity.NewKey | None = None,
+) -> str:
+    """Publishes a tenant and a key of it on the identity topic, as the gateway would.
+
+    For tests of one service, which run without the gateway. Returns the key's token.
+    """
+    made = key or identity.new_key()
+    tenant = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), tenant_id=tenant_id)
+    tenant.tenant_changed.CopyFrom(
+        events_pb2.TenantChanged(
+            display_name=tenant_id,
+            time_zone="UTC",
+            week_start=1,
+            lateness_seconds=72 * 3600,
+            version=1,
+        )
+    )
+    k = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), tenant_id=tenant_id)
+    k.api_key_changed.CopyFrom(
+        events_pb2.ApiKeyChanged(
+            key_id=made.key_id,
+            role=role,  # type: ignore[arg-type]
+            agent_id=agent_id,
+            team_id=team_id,
+            secret_sha256=made.secret_sha256,
+        )
+    )
+    if revoked:
+        k.api_key_changed.revoked_at.FromDatetime(datetime.now(UTC))
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        topic = settings.topics.topic("identity")
+        await producer.send_and_wait(
+            topic, tenant.SerializeToString(), key=identity.tenant_message(tenant_id)
+        )
+        await producer.send_and_wait(
+            topic, k.SerializeToString(), key=identity.key_message(tenant_id, made.key_id)
+        )
+    finally:
+        await producer.stop()
+    return made.token
+
+
+def tenant_of(request: object) -> str:
+    """The tenant a request names (the first envelope's, for PublishEvents); '' if none."""
+    tenant = getattr(request, "tenant_id", "")
+    if not tenant and (events := getattr(request, "events", None)):
+        tenant = events[0].tenant_id
+    return str(tenant)
+
+
+def keys_by_tenant(keys: dict[str, str], default: str) -> Callable[[object], str]:
+    """Picks the key of the tenant each request names, else the `default` tenant's.
+
+    Test channels use it so that a test naming a tenant needs no key of its own; the
+    isolation tests choose every key themselves.
+    """
+    return lambda request: keys.get(tenant_of(request)) or keys.get(default, "")
 
 
 async def produce(bootstrap: str, topic: str, envelopes: Iterable[envelope_pb2.Envelope]) -> None:

@@ -189,6 +189,9 @@ ACCOLADE_TOPIC_RETENTION_SECONDS: {{ include "accolade.number" $kafka.topics.ret
 ACCOLADE_OUTBOX_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.outboxRetentionSeconds | quote }}
 ACCOLADE_INBOX_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.inboxRetentionSeconds | quote }}
 ACCOLADE_INTAKE_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.intakeRetentionSeconds | quote }}
+ACCOLADE_RATE_LIMIT_INTAKE_PER_SECOND: {{ include "accolade.number" .Values.config.rateLimitIntakePerSecond | quote }}
+ACCOLADE_RATE_LIMIT_READS_PER_SECOND: {{ include "accolade.number" .Values.config.rateLimitReadsPerSecond | quote }}
+ACCOLADE_NOTIFICATION_RETENTION_SECONDS: {{ include "accolade.number" .Values.config.notificationRetentionSeconds | quote }}
 ACCOLADE_PURGE_INTERVAL_SECONDS: {{ include "accolade.number" .Values.config.purgeIntervalSeconds | quote }}
 ACCOLADE_EVENT_LATENESS_SECONDS: {{ include "accolade.number" .Values.config.eventLatenessSeconds | quote }}
 ACCOLADE_LOG_FORMAT: {{ .Values.config.logFormat | quote }}
@@ -272,10 +275,10 @@ consumer (<service>.<consumer>), as the services declare them.
 {{- define "accolade.kafka.topics" -}}
 {{- $ns := .Values.kafka.topics.namespace -}}
 {{- $topics := list -}}
-{{- range list "activity" "feedback" "roster" "awards" "challenges" "leaderboards" -}}
-{{- $topics = append $topics (dict "name" . "topic" (printf "%s.%s.v1" $ns .) "compacted" (eq . "roster") "deadLetter" false) -}}
+{{- range list "activity" "feedback" "roster" "awards" "challenges" "leaderboards" "identity" -}}
+{{- $topics = append $topics (dict "name" . "topic" (printf "%s.%s.v1" $ns .) "compacted" (has . (list "roster" "identity")) "deadLetter" false) -}}
 {{- end -}}
-{{- range list "gateway.archive" "feedback.roster" "achievements.badges" "achievements.roster" "challenges.progress" "leaderboards.scores" -}}
+{{- range list "gateway.archive" "gateway.notifications" "feedback.roster" "achievements.badges" "achievements.roster" "challenges.progress" "leaderboards.scores" -}}
 {{- $topics = append $topics (dict "name" (printf "%s-dlq" (replace "." "-" .)) "topic" (printf "%s.%s.dlq.v1" $ns .) "compacted" false "deadLetter" true) -}}
 {{- end -}}
 {{- toYaml (dict "topics" $topics) -}}

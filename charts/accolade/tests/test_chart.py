@@ -561,7 +561,7 @@ def test_strimzi_topics_are_every_topic_the_services_use(helm: Helm) -> None:
         config = doc["spec"]["config"]
         assert config["min.insync.replicas"] == 2
         assert config["retention.ms"] == (2419200000 if topic in dead_letters else 604800000)
-        assert (config.get("cleanup.policy") == "compact") == (topic == topics.topic("roster"))
+        assert (config.get("cleanup.policy") == "compact") == (topic in topics.compacted())
     config = by_component(docs, "ConfigMap")["gateway"]["data"]
     assert config["ACCOLADE_INBOX_RETENTION_SECONDS"] == "1209600"
     assert config["ACCOLADE_TOPIC_NAMESPACE"] == "cc-prod"
@@ -581,7 +581,7 @@ def test_topics_keep_messages_as_long_as_the_settings_say_and_the_inbox_outlasts
     topics = Topics("accolade")
     for doc in of_kind(docs, "KafkaTopic"):
         config = doc["spec"].get("config", {})
-        if doc["spec"]["topicName"] == topics.topic("roster"):
+        if doc["spec"]["topicName"] in topics.compacted():
             assert config == {"cleanup.policy": "compact"}
         else:
             assert config == {"retention.ms": 86400000}

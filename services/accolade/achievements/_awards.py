@@ -13,7 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from accolade.achievements import _gates, _store
-from accolade.achievements._programs import Loaded, Programs, tenant_calendar
+from accolade.achievements._programs import Loaded, Programs, calendars
 from accolade.rules import calendar, evaluate
 from accolade.rules.aggregates import Agg
 from accolade.rules.definitions import Levels
@@ -182,7 +182,7 @@ async def count(
 def badges_handler(ctx: Context) -> BatchHandler:
     """Evaluates each tenant's badges on a batch: a handful of statements per batch."""
     topic = ctx.topic("awards")
-    programs = Programs(tenant_calendar(ctx.settings))
+    programs = Programs(calendars(ctx))
     # Tiers known to be held: a count past its threshold reaches it again with every
     # event, and asking the store each time would be most of the work of a batch.
     held = _Held(HELD_CACHE)

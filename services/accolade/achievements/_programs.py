@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -19,6 +19,8 @@ from accolade.rules.definitions import (
     compile_levels,
 )
 from accolade.rules.evaluate import Program
+from accolade.runtime.identity import Tenant
+from accolade.runtime.service import Context
 from accolade.runtime.settings import Settings
 from accolade.runtime.validation import Violations
 from accolade.v1 import achievements_service_pb2 as pb
@@ -35,9 +37,27 @@ class Loaded:
     levels: Levels | None
 
 
-def tenant_calendar(settings: Settings) -> calendar.Calendar:
-    """How every tenant counts time, until tenants have settings of their own."""
-    return calendar.Calendar(lateness=timedelta(seconds=settings.event_lateness_seconds))
+CalendarOf = Callable[[str], calendar.Calendar]
+
+
+def tenant_calendar(settings: Settings, tenant: Tenant | None) -> calendar.Calendar:
+    """How a tenant counts time: its default zone, first day of the week and lateness.
+
+    A tenant the identity topic has not told of yet counts in UTC weeks from Monday, with
+    the service's default lateness (ACCOLADE_EVENT_LATENESS_SECONDS).
+    """
+    if tenant is None:
+        return calendar.Calendar(lateness=timedelta(seconds=settings.event_lateness_seconds))
+    return calendar.Calendar(
+        default_zone=tenant.time_zone or "UTC",
+        week_start=max(0, tenant.week_start - 1),
+        lateness=timedelta(seconds=tenant.lateness_seconds),
+    )
+
+
+def calendars(ctx: Context) -> CalendarOf:
+    """Each tenant's calendar, as the tenant's settings now stand."""
+    return lambda tenant_id: tenant_calendar(ctx.settings, ctx.identity.tenant(tenant_id))
 
 
 class Programs:
@@ -47,8 +67,8 @@ class Programs:
     apply on any replica is in force for the next batch on every replica.
     """
 
-    def __init__(self, cal: calendar.Calendar) -> None:
-        self._cal = cal
+    def __init__(self, cal_of: CalendarOf) -> None:
+        self._cal_of = cal_of
         self._cache: dict[str, Loaded] = {}
 
     async def of(self, conn: asyncpg.Connection, tenants: Iterable[str]) -> dict[str, Loaded]:
@@ -57,18 +77,21 @@ class Programs:
             "SELECT tenant_id, revision FROM program_revisions WHERE tenant_id = ANY($1::text[])",
             list(set(tenants)),
         )
+        # A program is compiled again when it changes, and when its tenant's calendar does.
         stale = {
             r[0]: r[1]
             for r in rows
-            if (held := self._cache.get(r[0])) is None or held.revision != r[1]
+            if (held := self._cache.get(r[0])) is None
+            or held.revision != r[1]
+            or held.program.cal != self._cal_of(r[0])
         }
         if stale:
-            self._cache.update(await load(conn, stale, self._cal))
+            self._cache.update(await load(conn, stale, self._cal_of))
         return {r[0]: self._cache[r[0]] for r in rows if r[0] in self._cache}
 
 
 async def load(
-    conn: asyncpg.Connection, revisions: Mapping[str, int], cal: calendar.Calendar
+    conn: asyncpg.Connection, revisions: Mapping[str, int], cal_of: CalendarOf
 ) -> dict[str, Loaded]:
     """Reads and compiles every version of the programs of the tenants in `revisions`
     (tenant -> the revision just read)."""
@@ -96,7 +119,7 @@ async def load(
         for r in tables
     }
     return {
-        t: Loaded(revision, Program.of(rules[t], cal), levels.get(t))
+        t: Loaded(revision, Program.of(rules[t], cal_of(t)), levels.get(t))
         for t, revision in revisions.items()
     }
 

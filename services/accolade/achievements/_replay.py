@@ -62,7 +62,7 @@ async def replay(
     pool: asyncpg.Pool,
     dsn: str,
     migrations: list[db.Migration],
-    cal: calendar.Calendar,
+    cal_of: _programs.CalendarOf,
     requests: AsyncIterator[pb.ReplayRequest],
 ) -> pb.ReplayResponse:
     """Rebuilds a tenant's state from the events of `requests` in a scratch schema, with
@@ -72,7 +72,7 @@ async def replay(
         live = await conn.fetchval("SELECT current_schema()")
     tenant: str | None = None
     work: asyncpg.Connection | None = None
-    programs = _programs.Programs(cal)  # compiled once, read from the scratch schema
+    programs = _programs.Programs(cal_of)  # compiled once, read from the scratch schema
     count = 0
     try:
         async for req in requests:
@@ -164,7 +164,7 @@ async def _compare(
 
 async def backfill(
     pool: asyncpg.Pool,
-    cal: calendar.Calendar,
+    cal_of: _programs.CalendarOf,
     topic: str,
     requests: AsyncIterator[pb.BackfillRequest],
 ) -> pb.BackfillResponse:
@@ -188,9 +188,10 @@ async def backfill(
         v.add("since", "is required")
     v.check()
     since = first.since.ToDatetime(tzinfo=UTC)
+    cal = cal_of(tenant)
     rules = await _mark(pool, cal, tenant, list(first.badge_ids), since)
     only = {tenant: evaluate.Program.of(rules, cal)}
-    programs = _programs.Programs(cal)
+    programs = _programs.Programs(cal_of)
     counted = awards = 0
     msg: pb.BackfillRequest | None = first
     while msg is not None:
@@ -218,7 +219,7 @@ async def _mark(
     """Marks each badge as counting from `since`; returns their rules as marked."""
     async with pool.acquire() as conn, conn.transaction():
         await _programs.lock(conn, tenant)
-        loaded = (await _programs.Programs(cal).of(conn, [tenant])).get(tenant)
+        loaded = (await _programs.Programs(lambda _t: cal).of(conn, [tenant])).get(tenant)
         if loaded is None:
             raise FailedPrecondition("the tenant has no program")
         rules = [_new_badge(loaded, b, since) for b in badges]

@@ -10,10 +10,12 @@ import grpc
 
 from accolade.achievements import _programs, _replay, _store
 from accolade.achievements._awards import badges_handler, roster_handler
-from accolade.achievements._programs import tenant_calendar
+from accolade.achievements._programs import calendars
 from accolade.achievements._progress import progress
 from accolade.rules import calendar
+from accolade.runtime.auth import access
 from accolade.runtime.errors import NotFound
+from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
 from accolade.runtime.server import migrations_for
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
@@ -109,7 +111,8 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._programs = _programs.Programs(tenant_calendar(ctx.settings))
+        self._calendars = calendars(ctx)
+        self._programs = _programs.Programs(self._calendars)
 
     async def ListAgentBadges(
         self, request: pb.ListAgentBadgesRequest, context: grpc.aio.ServicerContext
@@ -222,7 +225,7 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
         zone = (
             agent.time_zone
             if agent and agent.time_zone
-            else tenant_calendar(self._ctx.settings).default_zone
+            else self._calendars(request.tenant_id).default_zone
         )
         return pb.ExplainAwardResponse(
             badge=badge, definition=definition, summary=_summary(badge, definition, zone)
@@ -246,7 +249,7 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
             self._ctx.pool,
             self._ctx.settings.database_url,
             migrations_for(SERVICE),
-            tenant_calendar(self._ctx.settings),
+            self._calendars,
             request_iterator,
         )
 
@@ -257,7 +260,7 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
     ) -> pb.BackfillResponse:
         return await _replay.backfill(
             self._ctx.pool,
-            tenant_calendar(self._ctx.settings),
+            self._calendars,
             self._ctx.topic("awards"),
             request_iterator,
         )
@@ -266,6 +269,15 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
 async def _build(ctx: Context) -> AchievementsServicer:
     return AchievementsServicer(ctx)
 
+
+async def _team_of(ctx: Context, tenant_id: str, agent_id: str) -> str | None:
+    async with ctx.pool.acquire() as conn:
+        entry = (await _store.agents(conn, [(tenant_id, agent_id)])).get((tenant_id, agent_id))
+    return None if entry is None else entry.team_id
+
+
+# Rules are published: every key of the tenant may read the definitions and level table.
+_READERS = (AGENT, MANAGER, INTEGRATION)
 
 SERVICE = ServiceDefinition(
     name="achievements",
@@ -277,4 +289,17 @@ SERVICE = ServiceDefinition(
         ConsumerSpec("badges", ("activity", "feedback"), badges_handler),
         ConsumerSpec("roster", ("roster",), roster_handler),
     ),
+    access={
+        "ListAgentBadges": access(AGENT, MANAGER, agent="agent_id"),
+        "GetAgentProgress": access(AGENT, MANAGER, agent="agent_id"),
+        "ExplainAward": access(AGENT, MANAGER, agent="agent_id"),
+        "ListBadgeDefinitions": access(*_READERS),
+        "GetBadgeDefinition": access(*_READERS),
+        "GetLevelTable": access(*_READERS),
+        "ApplyProgram": access(),
+        "ArchiveBadgeDefinition": access(),
+        "Replay": access(),
+        "Backfill": access(),
+    },
+    team_of=_team_of,
 )

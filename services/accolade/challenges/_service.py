@@ -6,6 +6,8 @@ import grpc
 
 from accolade.challenges._progress import progress_handler
 from accolade.challenges._rules import CHALLENGES
+from accolade.runtime.auth import access
+from accolade.runtime.identity import AGENT
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import challenges_service_pb2 as pb
@@ -70,4 +72,6 @@ SERVICE = ServiceDefinition(
     servicer=_build,
     register=pb_grpc.add_ChallengesServiceServicer_to_server,
     consumers=(ConsumerSpec("progress", ("activity",), progress_handler),),
+    # Challenges keep no roster yet, so manager keys cannot be checked against a team here.
+    access={"ListAgentChallenges": access(AGENT, agent="agent_id")},
 )

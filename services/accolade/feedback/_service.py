@@ -6,6 +6,9 @@ import grpc
 
 from accolade.feedback import _surveys
 from accolade.feedback._roster import roster_handler
+from accolade.runtime.auth import access
+from accolade.runtime.identity import INTEGRATION
+from accolade.runtime.limits import INTAKE
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import utcnow
 from accolade.v1 import feedback_service_pb2 as pb
@@ -42,4 +45,5 @@ SERVICE = ServiceDefinition(
     servicer=_build,
     register=pb_grpc.add_FeedbackServiceServicer_to_server,
     consumers=(ConsumerSpec("roster", ("roster",), roster_handler),),
+    access={"SubmitSurvey": access(INTEGRATION, limit=INTAKE)},
 )

@@ -10,6 +10,7 @@ import asyncpg
 
 from accolade.rules import calendar
 from accolade.runtime import db, outbox
+from accolade.runtime.service import Context
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import envelope_pb2, events_pb2, gateway_service_pb2
 
@@ -134,3 +135,13 @@ async def upsert(
     return gateway_service_pb2.UpsertAgentsResponse(
         created=created, updated=len(rows) - created, unchanged=len(agents) - len(rows)
     )
+
+
+async def team_of(ctx: Context, tenant_id: str, agent_id: str) -> str | None:
+    """The agent's team, or None when the roster has no such agent."""
+    team: str | None = await ctx.pool.fetchval(
+        "SELECT team_id FROM roster_agents WHERE tenant_id = $1 AND agent_id = $2",
+        tenant_id,
+        agent_id,
+    )
+    return team

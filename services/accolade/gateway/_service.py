@@ -7,10 +7,12 @@ from datetime import UTC
 
 import grpc
 
-from accolade.gateway import _archive, _intake, _roster
+from accolade.gateway import _archive, _intake, _notifications, _roster
 from accolade.gateway._watch import Hub
-from accolade.runtime import kafka
+from accolade.runtime.auth import access
 from accolade.runtime.errors import AccoladeError
+from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
+from accolade.runtime.limits import INTAKE
 from accolade.runtime.retention import Retention
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations
@@ -42,6 +44,16 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self._accepted.inc(sum(r.status == pb.EVENT_STATUS_ACCEPTED for r in results))
         return pb.PublishEventsResponse(results=results)
 
+    async def StreamEvents(
+        self,
+        request_iterator: AsyncIterator[pb.StreamEventsRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
+        async for request in request_iterator:
+            results = await self._intake.accept(request.events)
+            self._accepted.inc(sum(r.status == pb.EVENT_STATUS_ACCEPTED for r in results))
+            yield pb.StreamEventsResponse(results=results)
+
     async def UpsertAgents(
         self, request: pb.UpsertAgentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertAgentsResponse:
@@ -72,22 +84,22 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         v = Violations()
         v.identifier("tenant_id", request.tenant_id)
         v.identifier("agent_id", request.agent_id)
+        if request.HasField("after_sequence") and request.after_sequence < 0:
+            v.add("after_sequence", "must not be negative")
         v.check()
-        async with self._hub.watch(request.tenant_id, request.agent_id) as queue:
+        after = request.after_sequence if request.HasField("after_sequence") else None
+        async with self._hub.watch(request.tenant_id, request.agent_id, after) as queue:
             while True:
-                envelope = await queue.get()
-                if envelope is None:
-                    raise WatcherTooSlow("the stream fell behind; reconnect to continue")
-                yield pb.WatchAgentResponse(event=envelope)
+                item = await queue.get()
+                if item is None:
+                    raise WatcherTooSlow(
+                        "the stream fell behind; reconnect with after_sequence to continue"
+                    )
+                yield pb.WatchAgentResponse(event=item[1], sequence=item[0])
 
 
 async def _build(ctx: Context) -> GatewayServicer:
-    hub = Hub(
-        lambda: kafka.tail_consumer(ctx.settings),
-        ctx.producer,
-        [ctx.topic("awards"), ctx.topic("challenges")],
-        ctx.metrics,
-    )
+    hub = Hub(ctx.pool, ctx.metrics)
     # Supervised: if the hub fails it is started again, and the gateway is not SERVING
     # until it follows its partitions again.
     ctx.spawn(hub.run, "watch-hub")
@@ -104,7 +116,19 @@ SERVICE = ServiceDefinition(
     # The archive's insert ignores an event it holds: idempotent without the inbox.
     consumers=(
         ConsumerSpec("archive", _archive.TOPICS, _archive.archive_handler, idempotent=True),
+        ConsumerSpec("notifications", _notifications.TOPICS, _notifications.notifications_handler),
     ),
     # Idempotency holds for resends within the intake retention.
-    retention=(Retention("intake_events", "recorded_at", lambda s: s.intake_retention_seconds),),
+    retention=(
+        Retention("intake_events", "recorded_at", lambda s: s.intake_retention_seconds),
+        Retention("notifications", "created_at", lambda s: s.notification_retention_seconds),
+    ),
+    access={
+        "PublishEvents": access(INTEGRATION, tenant=("events.tenant_id",), limit=INTAKE),
+        "StreamEvents": access(INTEGRATION, tenant=("events.tenant_id",), limit=INTAKE),
+        "UpsertAgents": access(INTEGRATION, limit=INTAKE),
+        "WatchAgent": access(AGENT, MANAGER, agent="agent_id"),
+        "ExportEvents": access(),
+    },
+    team_of=_roster.team_of,
 )

@@ -1,144 +1,132 @@
-"""Fan-out of recognition events to the agents' live streams."""
+"""Fan-out of agents' notifications to their live streams, resumable by sequence."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+import asyncpg
 
-from accolade.runtime.inbox import InvalidEvent, decode
+from accolade.gateway import _notifications
 from accolade.runtime.metrics import Metrics
 from accolade.v1 import envelope_pb2
 
 log = logging.getLogger(__name__)
 
-# What an agent's console is told about, live.
-LIVE_PAYLOADS = frozenset({"badge_awarded", "level_reached", "challenge_completed"})
+# An item of a stream's queue: (sequence, envelope), or None when the stream fell behind.
+Item = tuple[int, envelope_pb2.Envelope] | None
+Queue = asyncio.Queue[Item]
 
-Queue = asyncio.Queue[envelope_pb2.Envelope | None]
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Watcher:
+    """One open stream: where it is, and what is waiting to be sent on it."""
+
+    queue: Queue
+    last: int  # the last sequence handed to the stream
 
 
 class Hub:
-    """Follows the recognition topics and hands each event to the streams watching its agent.
+    """Hands each agent's stored notifications to the streams watching that agent.
 
-    Every gateway replica reads every partition from the end, outside any consumer group:
-    the stream is live notification (agents read their history through the services), and
-    skipping the group join makes a replica ready at once. The partitions are looked up
-    again every `refresh_seconds`, so recreated or grown topics are followed.
+    The `notifications` consumer (any replica's) stores each notification with the
+    agent's next sequence and wakes every replica's hub with a `pg_notify` at commit.
+    The hub then reads, for every agent watched here, what comes after the last sequence
+    its streams were given, and queues it: in sequence order, none twice, none skipped
+    (an agent's sequences commit in order, under a row lock). It also reads every
+    `poll_seconds`, so a lost notification only delays delivery.
 
-    `run` opens a consumer of its own each time it starts and closes it when it ends, so a
-    hub that failed and is started again (the runtime supervises it) begins afresh; it is
-    `ready` only while it follows its partitions.
+    `run` holds one pooled connection that LISTENs; it is `ready` only while it does.
+    The runtime supervises it: if it fails it starts again, and streams continue from
+    where they were.
     """
 
     def __init__(
         self,
-        consumer: Callable[[], AIOKafkaConsumer],
-        producer: AIOKafkaProducer,
-        topics: list[str],
+        pool: asyncpg.Pool,
         metrics: Metrics,
         *,
         queue_size: int = 256,
-        refresh_seconds: float = 5.0,
+        poll_seconds: float = 0.5,
     ) -> None:
-        self._new_consumer = consumer
-        self._producer = producer
-        self._topics = topics
+        self._pool = pool
         self._metrics = metrics
         self._queue_size = queue_size
-        self._refresh_seconds = refresh_seconds
-        self._watchers: dict[tuple[str, str], set[Queue]] = defaultdict(set)
+        self._poll_seconds = poll_seconds
+        self._watchers: dict[tuple[str, str], set[Watcher]] = defaultdict(set)
+        self._wake = asyncio.Event()
         self.ready = False
-
-    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
-        # The producer's client lists partitions without asking for topics by name, which
-        # some brokers answer by creating them.
-        cluster = await self._producer.client.fetch_all_metadata()
-        wanted = {
-            TopicPartition(t, p)
-            for t in self._topics
-            for p in cluster.partitions_for_topic(t) or ()
-        }
-        if wanted == consumer.assignment():
-            return
-        new = wanted - consumer.assignment()
-        # assign() forgets every position; the partitions kept resume where they were, or
-        # what was published to them meanwhile would be skipped.
-        kept = {tp: await consumer.position(tp) for tp in wanted & consumer.assignment()}
-        consumer.assign(sorted(wanted))
-        for tp, position in kept.items():
-            consumer.seek(tp, position)
-        if new:
-            await consumer.seek_to_end(*new)
-            for tp in new:  # resolve "end" now, so nothing after `ready` is skipped
-                await consumer.position(tp)
-        self.ready = bool(wanted)
 
     async def run(self) -> None:
-        """Follows the topics until cancelled; raises when following them fails."""
+        """Delivers until cancelled; raises when reading the store fails."""
         self.ready = False
-        consumer = self._new_consumer()
-        await consumer.start()
-        try:
-            await self._follow(consumer)
-        finally:
-            self.ready = False
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await consumer.stop()
-
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        loop = asyncio.get_running_loop()
-        next_refresh = 0.0
-        while True:
-            if loop.time() >= next_refresh:
-                try:
-                    await self._assign(consumer)
-                except Exception as exc:  # noqa: BLE001 - keep serving streams; retry soon
-                    log.warning("cannot list recognition partitions", extra={"error": repr(exc)})
-                next_refresh = loop.time() + self._refresh_seconds
-            if not consumer.assignment():
-                await asyncio.sleep(0.2)
-                continue
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    self._metrics.events_consumed.labels(record.topic).inc()
-                    try:
-                        envelope = decode(record.value)
-                    except InvalidEvent as exc:
-                        log.warning(
-                            "skipping bad recognition message", extra={"reason": exc.reason}
-                        )
-                        continue
-                    if envelope.WhichOneof("payload") in LIVE_PAYLOADS:
-                        self.publish(envelope)
-                        self._metrics.events_applied.labels(record.topic).inc()
-
-    def publish(self, envelope: envelope_pb2.Envelope) -> None:
-        """Hands `envelope` to every stream watching its agent."""
-        for queue in list(self._watchers.get((envelope.tenant_id, envelope.agent_id), ())):
+        async with self._pool.acquire() as conn:
+            await conn.add_listener(_notifications.CHANNEL, self._on_notify)
             try:
-                queue.put_nowait(envelope)
+                self.ready = True
+                while True:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    self._wake.clear()
+                    await self.deliver(conn)
+            finally:
+                self.ready = False
+                with contextlib.suppress(Exception):
+                    await conn.remove_listener(_notifications.CHANNEL, self._on_notify)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def deliver(self, conn: asyncpg.Connection) -> None:
+        """Queues what each watched agent's streams have not been given yet."""
+        if not self._watchers:
+            return
+        wanted = [(t, a, min(w.last for w in ws)) for (t, a), ws in self._watchers.items()]
+        rows = await _notifications.after(conn, wanted)
+        per_agent: dict[tuple[str, str], int] = defaultdict(int)
+        for tenant, agent, sequence, envelope in rows:
+            per_agent[(tenant, agent)] += 1
+            self.publish(tenant, agent, sequence, envelope)
+        if any(n >= _notifications.PAGE for n in per_agent.values()):
+            self._wake.set()  # more to read for some agent
+
+    def publish(
+        self, tenant: str, agent: str, sequence: int, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """Hands one notification to every stream of its agent that has not had it."""
+        for w in list(self._watchers.get((tenant, agent), ())):
+            if sequence <= w.last:
+                continue
+            try:
+                w.queue.put_nowait((sequence, envelope))
+                w.last = sequence
             except asyncio.QueueFull:
-                # End a stream that fell behind rather than hold up everyone else's.
+                # End a stream that fell behind rather than hold up everyone else's; it
+                # resumes from its last sequence when the client reconnects.
                 with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(None)
+                    w.queue.get_nowait()
+                w.queue.put_nowait(None)
+                w.last = 2**62  # nothing more for this one
+        self._metrics.events_applied.labels("notifications").inc()
 
     @contextlib.asynccontextmanager
-    async def watch(self, tenant_id: str, agent_id: str) -> AsyncIterator[Queue]:
-        """A queue receiving the agent's live events while the context is open."""
-        queue: Queue = asyncio.Queue(self._queue_size)
+    async def watch(self, tenant_id: str, agent_id: str, after: int | None) -> AsyncIterator[Queue]:
+        """A queue receiving the agent's notifications after `after` (from now on when
+        None) while the context is open."""
+        if after is None:
+            async with self._pool.acquire() as conn:
+                after = await _notifications.latest(conn, tenant_id, agent_id)
+        watcher = Watcher(asyncio.Queue(self._queue_size), after)
         key = (tenant_id, agent_id)
-        self._watchers[key].add(queue)
+        self._watchers[key].add(watcher)
+        self._wake.set()  # what it missed, at once
         try:
-            yield queue
+            yield watcher.queue
         finally:
-            self._watchers[key].discard(queue)
+            self._watchers[key].discard(watcher)
             if not self._watchers[key]:
                 del self._watchers[key]

@@ -9,8 +9,10 @@ from datetime import date
 import grpc
 
 from accolade.runtime import db
+from accolade.runtime.auth import access
 from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals, day_of
 from accolade.runtime.errors import NotFound
+from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
@@ -145,4 +147,10 @@ SERVICE = ServiceDefinition(
     servicer=_build,
     register=pb_grpc.add_LeaderboardsServiceServicer_to_server,
     consumers=(ConsumerSpec("scores", ("activity",), _handler),),
+    access={
+        # A board is public within the tenant; an agent's rank is theirs (and a manager's,
+        # once leaderboards keep the roster to check teams).
+        "GetLeaderboard": access(AGENT, MANAGER, INTEGRATION),
+        "GetAgentRank": access(AGENT, agent="agent_id"),
+    },
 )

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 
-from accolade import programs
+from accolade import clients, programs
 from accolade.runtime.settings import SERVICE_PORTS
 from accolade.v1 import (
     achievements_service_pb2,
@@ -103,23 +103,32 @@ def morning(
     return interactions, surveys
 
 
-async def run(host: str, port_offset: int, tenant: str) -> int:
-    """Sends the morning, waits for it to take effect, and prints what agents earned."""
+async def run(
+    host: str, port_offset: int, tenant: str, admin_key: str, integration_key: str
+) -> int:
+    """Sends the morning, waits for it to take effect, and prints what agents earned.
 
-    def channel(service: str) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(f"{host}:{SERVICE_PORTS[service][0] + port_offset}")
+    The integration key sends the roster, the activity and the surveys, as a contact
+    center's connector would; the admin key applies the program and reads the results.
+    """
+
+    def channel(service: str, key: str | None = None) -> grpc.aio.Channel:
+        address = f"{host}:{SERVICE_PORTS[service][0] + port_offset}"
+        return clients.channel(address, key or admin_key)
 
     now = datetime.now(UTC)
     interactions, surveys = mornings(tenant, now)
     print(f"Contact center {tenant}: {DAYS} mornings of {len(AGENTS)} agents\n")
     async with (
         channel("gateway") as gw,
-        channel("feedback") as fb,
+        channel("gateway", integration_key) as intake_channel,
+        channel("feedback", integration_key) as fb,
         channel("achievements") as ach,
         channel("challenges") as ch,
         channel("leaderboards") as lb,
     ):
         gateway = gateway_service_pb2_grpc.GatewayServiceStub(gw)
+        intake = gateway_service_pb2_grpc.GatewayServiceStub(intake_channel)
         live: list[str] = []
         badges = achievements_service_pb2_grpc.AchievementsServiceStub(ach)
         # As `accolade apply -f deploy/programs/starter.yaml --effective-at 3d` does.
@@ -148,7 +157,7 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
                 live.append(f"  live  {agent:<14} {what}")
                 print(live[-1])
 
-        roster = await gateway.UpsertAgents(
+        roster = await intake.UpsertAgents(
             gateway_service_pb2.UpsertAgentsRequest(
                 tenant_id=tenant,
                 agents=[
@@ -166,7 +175,7 @@ async def run(host: str, port_offset: int, tenant: str) -> int:
         print(f"Roster: {roster.created} agents added, {roster.updated} updated")
         watchers = [asyncio.create_task(watch(a)) for a in AGENTS]
         await asyncio.sleep(0.5)
-        reply = await gateway.PublishEvents(
+        reply = await intake.PublishEvents(
             gateway_service_pb2.PublishEventsRequest(events=interactions), timeout=30
         )
         statuses = Counter(

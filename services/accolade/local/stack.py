@@ -7,21 +7,25 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from accolade import catalog
+from accolade.gateway import _identity
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
-from accolade.runtime import admin
+from accolade.runtime import admin, identity
 from accolade.runtime.settings import SERVICE_PORTS, Settings, Topics
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,11 @@ log = logging.getLogger(__name__)
 # Where `accolade up` writes its database URL, under its data directory, for the commands
 # that reach the local database (`accolade dead-letters`).
 URL_FILE = "database.url"
+# The local tenant `accolade up` makes, and where it keeps that tenant's keys (mode 0600),
+# for the demo and the commands run beside it.
+LOCAL_TENANT = "local"
+ADMIN_KEY_FILE = "admin.key"
+INTEGRATION_KEY_FILE = "integration.key"
 # Set in each service's environment: the service exits when this process does.
 PARENT_VARIABLE = "ACCOLADE_LOCAL_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
@@ -146,6 +155,67 @@ async def prepare(
     await admin.create_topics(settings, definitions)
 
 
+async def local_keys(
+    database_url: str, data_dir: Path, namespace: str = "accolade"
+) -> dict[str, str]:
+    """Makes the local tenant, and an admin and an integration key unless the data
+    directory holds working ones; returns {file name: key}."""
+    topic = Topics(namespace).topic("identity")
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
+    try:
+        if not await conn.fetchval("SELECT true FROM tenants WHERE tenant_id = $1", LOCAL_TENANT):
+            await _identity.create_tenant(conn, topic, LOCAL_TENANT, "Local contact center")
+        live = {k.key_id for k in await _identity.list_keys(conn, LOCAL_TENANT) if not k.revoked_at}
+        keys: dict[str, str] = {}
+        for name, role in (
+            (ADMIN_KEY_FILE, identity.ADMIN),
+            (INTEGRATION_KEY_FILE, identity.INTEGRATION),
+        ):
+            path = data_dir / name
+            token = path.read_text().strip() if path.exists() else ""
+            if token.split("_")[1:2] and token.split("_")[1] in live:
+                keys[name] = token
+                continue
+            _, token = await _identity.create_key(
+                conn, topic, LOCAL_TENANT, role, label="accolade up"
+            )
+            path.touch(mode=0o600)
+            path.write_text(token + "\n")
+            keys[name] = token
+    finally:
+        await conn.close()
+    return keys
+
+
+async def wait_keys_known(eps: list[Endpoint], count: int, within: float = 30) -> None:
+    """Waits until every service knows at least `count` keys that are not revoked (its
+    `accolade_<service>_api_keys` gauge), as after a start on an empty broker, which the
+    gateway fills again from its store.
+
+    Raises:
+        TimeoutError: some service did not within `within` seconds.
+    """
+    deadline = time.monotonic() + within
+    for e in eps:
+        url = f"http://127.0.0.1:{e.metrics_port}/metrics"
+        pattern = re.compile(rf"^accolade_{e.service}_api_keys ([0-9.e+]+)$", re.MULTILINE)
+        while True:
+            with contextlib.suppress(OSError):
+                text = await asyncio.to_thread(_get, url)
+                if (m := pattern.search(text)) and float(m.group(1)) >= count:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{e.service} did not learn the tenants' keys within {within:g} s"
+                )
+            await asyncio.sleep(0.1)
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - our own endpoint
+        return str(reply.read().decode())
+
+
 async def wait_all_serving(eps: list[Endpoint], within: float) -> None:
     """Waits for every service's health to say SERVING."""
     await asyncio.gather(
@@ -196,12 +266,14 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
         broker.start()
         log.info("PostgreSQL at %s, broker at %s", postgres.url, broker.bootstrap)
         asyncio.run(prepare(postgres.url, broker.bootstrap))
+        keys = asyncio.run(local_keys(postgres.url, data_dir))
         for e in eps:
             processes[e.service] = start_service(
                 service_env(postgres.url, broker.bootstrap, e), e.service, log_dir
             )
         if not asyncio.run(_start_or_give_up(eps, processes, stop, log_dir)):
             return 1
+        asyncio.run(wait_keys_known(eps, len(keys)))
         print(f"\nAccolade is up in {time.monotonic() - started:.1f}s. Logs in {log_dir}.\n")
         print(f"  {'service':<14}{'gRPC':<18}metrics")
         for e in eps:
@@ -209,6 +281,9 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
                 f"  {e.service:<14}127.0.0.1:{e.grpc_port:<8}http://127.0.0.1:{e.metrics_port}/metrics"
             )
         print(f"  {'kafka':<14}{broker.bootstrap}\n  {'postgres':<14}{postgres.url}\n")
+        print(f"  Tenant {LOCAL_TENANT!r}; its keys (also in {data_dir}):")
+        print(f"  {'admin':<14}{keys[ADMIN_KEY_FILE]}")
+        print(f"  {'integration':<14}{keys[INTEGRATION_KEY_FILE]}\n")
         print("Try `accolade demo` in another terminal. Ctrl-C stops everything.")
         sys.stdout.flush()
         while not stop.wait(0.5):

@@ -43,3 +43,25 @@ class FailedPrecondition(AccoladeError):
     """The request is well formed, but the system is not in a state to do it."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unauthenticated(AccoladeError):
+    """The call carries no key, or one that is malformed, unknown or revoked."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(AccoladeError):
+    """The caller's key is valid but its role or scope may not do this."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class RateLimited(AccoladeError):
+    """The tenant is over a rate limit; the status says when to retry (RetryInfo)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -13,14 +13,25 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from accolade.runtime.errors import AccoladeError, InvalidArgument
+from accolade.runtime import auth
+from accolade.runtime.errors import (
+    AccoladeError,
+    InvalidArgument,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from accolade.runtime.faults import environment_fault
+from accolade.runtime.identity import KeyRing, Principal
+from accolade.runtime.limits import Limiter
 from accolade.runtime.logs import correlation_id
 from accolade.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID = "x-request-id"
+AUTHORIZATION = "authorization"
+_BEARER = "bearer "
 
 
 class _Status(grpc.Status):  # type: ignore[misc]
@@ -47,6 +58,12 @@ def _status_for(exc: AccoladeError, request_id: str) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(bad)
         detail.details.append(packed)
+    if isinstance(exc, RateLimited):
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(max(1, int(exc.retry_after * 1000)))
+        packed = any_pb2.Any()
+        packed.Pack(retry)
+        detail.details.append(packed)
     status = rpc_status.to_status(detail)
     # The status replaces the trailing metadata, so the request id goes in again.
     return _Status(
@@ -64,6 +81,7 @@ class _Call:
         self.code = grpc.StatusCode.OK
         self.started = time.perf_counter()
         incoming = dict(context.invocation_metadata() or ())
+        self.authorization = incoming.get(AUTHORIZATION)
         self.request_id = str(incoming.get(REQUEST_ID) or uuid.uuid4())
         self.token = correlation_id.set(self.request_id)
         context.set_trailing_metadata(((REQUEST_ID, self.request_id),))
@@ -90,6 +108,19 @@ class _Call:
             grpc.StatusCode.INTERNAL, f"internal error; request id {self.request_id}"
         )
 
+    def authenticate(self, ring: KeyRing) -> Principal:
+        """The caller, from the `authorization: Bearer <key>` metadata."""
+        value = self.authorization
+        if not isinstance(value, str) or not value[: len(_BEARER)].lower() == _BEARER:
+            raise Unauthenticated("no key: send the metadata authorization: Bearer <api key>")
+        principal = ring.authenticate(value[len(_BEARER) :].strip())
+        if principal is None:
+            if not ring.loaded:
+                raise Unavailable("the service is still loading its keys; retry")
+            raise Unauthenticated("the key is not valid (unknown, malformed or revoked)")
+        auth.caller.set(principal)
+        return principal
+
     def finish(self) -> None:
         correlation_id.reset(self.token)
         code = self.context.code()
@@ -100,10 +131,26 @@ class _Call:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Wraps the methods of Accolade's own services (not health or reflection)."""
+    """Wraps the methods of Accolade's own services (not health or reflection).
 
-    def __init__(self, metrics: Metrics, prefix: str = "/accolade.") -> None:
+    Every call is authenticated and authorised first (see `runtime/auth.py`), by the
+    `Access` its service declares for it; a method without one is refused.
+    """
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        ring: KeyRing,
+        rules: dict[str, auth.Access],
+        team_of: auth.TeamOf | None = None,
+        prefix: str = "/accolade.",
+        limiter: Limiter | None = None,
+    ) -> None:
+        self._limiter = limiter
         self._metrics = metrics
+        self._ring = ring
+        self._rules = rules
+        self.team_of = team_of
         self._prefix = prefix
         # The wrapped handler of each method, made once: the services' handlers are fixed.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
@@ -126,6 +173,25 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def _wrap(self, path: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         method = path.rsplit("/", 1)[-1]
         metrics = self._metrics
+        ring = self._ring
+        rule = self._rules.get(method, auth.NOBODY)
+
+        async def admit(call: _Call, request: Any) -> None:
+            principal = call.authenticate(ring)
+            await auth.authorize(principal, method, rule, request, self.team_of, self._limiter)
+
+        async def admit_stream(call: _Call, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+            principal = call.authenticate(ring)
+            auth.check_role(principal, method, rule)
+
+            async def checked() -> AsyncIterator[Any]:
+                async for request in requests:
+                    await auth.authorize(
+                        principal, method, rule, request, self.team_of, self._limiter
+                    )
+                    yield request
+
+            return checked()
 
         def answering(inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]) -> Any:
             """Wraps a method that answers once: a request or a stream of requests in."""
@@ -133,6 +199,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def answer(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 call = _Call(metrics, method, context)
                 try:
+                    if handler.stream_unary is not None:
+                        request = await admit_stream(call, request)
+                    else:
+                        await admit(call, request)
                     return await inner(request, context)
                 except grpc.aio.AbortError:
                     raise
@@ -157,27 +227,43 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 response_serializer=handler.response_serializer,
             )
 
-        if handler.unary_stream is not None:
-            inner_stream = handler.unary_stream
+        def streaming(
+            inner: Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]],
+            requests_stream: bool,
+        ) -> Any:
+            """Wraps a method that answers with a stream: a request or a stream in."""
 
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 call = _Call(metrics, method, context)
                 try:
-                    async for item in inner_stream(request, context):
+                    if requests_stream:
+                        request = await admit_stream(call, request)
+                    else:
+                        await admit(call, request)
+                    async for item in inner(request, context):
                         yield item
                 except grpc.aio.AbortError:
                     raise
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - every error becomes a status here
                     await call.fail(exc)
                 finally:
                     call.finish()
 
+            return stream
+
+        if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                stream,
+                streaming(handler.unary_stream, requests_stream=False),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                streaming(handler.stream_stream, requests_stream=True),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise TypeError(f"{path}: a kind of method the interceptor does not know")
 
 
 def bad_request_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:

@@ -87,13 +87,17 @@ def group_consumer(settings: Settings, group: str, *, start: str = "earliest") -
     )
 
 
-def tail_consumer(settings: Settings) -> AIOKafkaConsumer:
-    """A consumer outside any group, for reading end offsets or following topics live."""
+def tail_consumer(settings: Settings, *, start: str = "latest") -> AIOKafkaConsumer:
+    """A consumer outside any group, for reading end offsets or following topics live.
+
+    `start` is where it goes when its position is gone from the log ("earliest" for a
+    reader of a whole compacted topic, which a broker that lost its log has shortened).
+    """
     return AIOKafkaConsumer(
         **connection(settings, "-tail"),
         group_id=None,
         enable_auto_commit=False,
-        auto_offset_reset="latest",
+        auto_offset_reset=start,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         retry_backoff_ms=200,
         metadata_max_age_ms=5_000,
@@ -115,6 +119,7 @@ async def ensure_topics(settings: Settings, extra: Iterable[str] = ()) -> None:
     try:
         existing = set(await admin.list_topics())
         wanted = [*settings.topics.all(), *extra]
+        compacted = set(settings.topics.compacted())
         # A compacted topic keeps each key's latest message; the others keep messages for
         # the retention, which the consumers' inbox retention must outlast.
         retention_ms = str(int(settings.topic_retention_seconds * 1000))
@@ -124,7 +129,7 @@ async def ensure_topics(settings: Settings, extra: Iterable[str] = ()) -> None:
                 settings.topic_partitions,
                 settings.topic_replication_factor,
                 topic_configs={"cleanup.policy": "compact"}
-                if name.endswith(".roster.v1")
+                if name in compacted
                 else {"retention.ms": retention_ms},
             )
             for name in wanted

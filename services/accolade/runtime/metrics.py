@@ -160,6 +160,12 @@ class Metrics:
             f"accolade_{self.service}_{noun}", documentation, labels, registry=self.registry
         )
 
+    def gauge(self, noun: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+        """Registers a gauge named accolade_<service>_<noun>."""
+        return Gauge(
+            f"accolade_{self.service}_{noun}", documentation, labels, registry=self.registry
+        )
+
 
 class MetricsServer:
     """Serves /metrics over HTTP on a daemon thread; `close` stops it."""

@@ -32,6 +32,8 @@ class Retention:
     table: str
     column: str
     seconds: Callable[[Settings], float]
+    # Rows whose `topic` is one of these are kept whatever their age (outbox only).
+    spared_topics: Callable[[Settings], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if not (_NAME.match(self.table) and _NAME.match(self.column)):
@@ -39,8 +41,15 @@ class Retention:
 
 
 # The runtime's own tables, in every service's schema: published outbox rows, and the
-# events a consumer applied.
-OUTBOX = Retention("outbox", "published_at", lambda s: s.outbox_retention_seconds)
+# events a consumer applied. Rows of the identity topic stay in the outbox: a broker that
+# loses its log gets every tenant and key published again from them (services keep keys
+# only in memory, so the topic must always hold them all). Keys change rarely.
+OUTBOX = Retention(
+    "outbox",
+    "published_at",
+    lambda s: s.outbox_retention_seconds,
+    lambda s: [s.topics.topic("identity")],
+)
 INBOX = Retention("applied_events", "applied_at", lambda s: s.inbox_retention_seconds)
 
 
@@ -51,6 +60,7 @@ async def purge(
     older_than: float,
     *,
     batch: int = PURGE_BATCH,
+    spared_topics: list[str] | None = None,
 ) -> int:
     """Deletes the rows of `table` whose `column` is more than `older_than` seconds old.
 
@@ -59,14 +69,16 @@ async def purge(
     index that finds old rows (a BRIN index suits rows written in time order).
     """
     # Names are checked by Retention; values go as parameters.
+    spare = " AND topic <> ALL($3::text[])" if spared_topics else ""
     statement = (
         f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
-        f"SELECT ctid FROM {table} WHERE {column} < now() - make_interval(secs => $1) "
+        f"SELECT ctid FROM {table} WHERE {column} < now() - make_interval(secs => $1){spare} "
         f"LIMIT $2 FOR UPDATE SKIP LOCKED))"
     )
+    args = (older_than, batch, spared_topics) if spared_topics else (older_than, batch)
     total = 0
     while True:
-        status = await conn.execute(statement, older_than, batch)
+        status = await conn.execute(statement, *args)
         deleted = int(status.split()[-1])
         total += deleted
         if deleted < batch:

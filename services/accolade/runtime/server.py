@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable
@@ -15,9 +16,11 @@ from aiokafka.errors import KafkaError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from accolade.runtime import db, kafka, retention
+from accolade.runtime import auth, db, kafka, limits, retention
 from accolade.runtime.consumer import InboxConsumer
+from accolade.runtime.identity import IdentityFollower, KeyRing
 from accolade.runtime.interceptors import ServiceInterceptor
+from accolade.runtime.limits import Limiter
 from accolade.runtime.metrics import Metrics, MetricsServer
 from accolade.runtime.relay import OutboxRelay
 from accolade.runtime.retention import Retention
@@ -55,7 +58,11 @@ async def _purge(ctx: Context, tables: list[Retention]) -> None:
             try:
                 async with ctx.pool.acquire() as conn:
                     deleted = await retention.purge(
-                        conn, t.table, t.column, t.seconds(ctx.settings)
+                        conn,
+                        t.table,
+                        t.column,
+                        t.seconds(ctx.settings),
+                        spared_topics=t.spared_topics(ctx.settings) if t.spared_topics else None,
                     )
             except Exception as exc:  # noqa: BLE001 - try again next round; the rows keep
                 log.warning("retention purge failed", extra={"table": t.table, "error": repr(exc)})
@@ -146,6 +153,9 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
         loop.add_signal_handler(sig, stop.set)
 
+    undeclared = auth.undeclared(definition.grpc_service, definition.access)
+    if undeclared:
+        raise ValueError(f"{definition.name}: no Access declared for {', '.join(undeclared)}")
     metrics = Metrics.create(definition.name)
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -157,7 +167,16 @@ async def serve(
             ) from None
         stack.callback(metrics_server.close)
 
-        server = grpc.aio.server(interceptors=[ServiceInterceptor(metrics)])
+        ring = KeyRing()
+        limiter = Limiter(
+            ring,
+            {
+                limits.INTAKE: settings.rate_limit_intake_per_second,
+                limits.READ: settings.rate_limit_reads_per_second,
+            },
+        )
+        interceptor = ServiceInterceptor(metrics, ring, dict(definition.access), limiter=limiter)
+        server = grpc.aio.server(interceptors=[interceptor])
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         status = _Health(health_servicer, ["", definition.grpc_service], metrics)
@@ -183,7 +202,20 @@ async def serve(
             return
         close_on_exit(stack, "producer", producer.stop, CLOSE_TIMEOUT)
 
-        ctx = Context(settings, pool, producer, metrics, stack)
+        ctx = Context(settings, pool, producer, metrics, stack, ring)
+        follower = IdentityFollower(
+            ring,
+            lambda: kafka.tail_consumer(settings, start="earliest"),
+            producer,
+            ctx.topic("identity"),
+            metrics.gauge("api_keys", "API keys known and not revoked."),
+        )
+        # Supervised like any background task; calls are answered UNAVAILABLE until the
+        # keys the topic held at start are read, and the service is not SERVING.
+        ctx.spawn(follower.run, "identity")
+        ctx.ready_checks.append(lambda: ring.loaded)
+        if (team_of := definition.team_of) is not None:
+            interceptor.team_of = functools.partial(team_of, ctx)
         servicer = await definition.servicer(ctx)
         definition.register(servicer, server)
         await server.start()

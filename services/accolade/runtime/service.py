@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,8 @@ import grpc
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
+from accolade.runtime.auth import Access
+from accolade.runtime.identity import KeyRing
 from accolade.runtime.inbox import BatchHandler
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.retention import Retention
@@ -31,6 +33,8 @@ class Context:
     producer: AIOKafkaProducer
     metrics: Metrics
     stack: contextlib.AsyncExitStack
+    # Every tenant and API key, as the identity topic says.
+    identity: KeyRing = dataclasses.field(default_factory=KeyRing)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     # Extra conditions for SERVING besides the database and broker answering.
     ready_checks: list[Callable[[], bool]] = dataclasses.field(default_factory=list)
@@ -148,6 +152,10 @@ class ServiceDefinition:
         consumers: the consumer groups the service runs.
         retention: the service's own tables purged of old rows in the background (the
             runtime purges its outbox and inbox itself).
+        access: who may call each method of the gRPC service (see `runtime/auth.py`);
+            every method must have one.
+        team_of: looks up an agent's team, for manager keys; a service without it refuses
+            manager keys on methods that read one agent's data.
     """
 
     name: str
@@ -157,3 +165,5 @@ class ServiceDefinition:
     register: Callable[[Any, grpc.aio.Server], None]
     consumers: tuple[ConsumerSpec, ...] = ()
     retention: tuple[Retention, ...] = ()
+    access: Mapping[str, Access] = dataclasses.field(default_factory=dict)
+    team_of: Callable[[Context, str, str], Awaitable[str | None]] | None = None

@@ -16,7 +16,17 @@ SERVICE_PORTS: Final[Mapping[str, tuple[int, int]]] = {
     "leaderboards": (50055, 9105),
 }
 
-TOPIC_NAMES: Final = ("activity", "feedback", "roster", "awards", "challenges", "leaderboards")
+TOPIC_NAMES: Final = (
+    "activity",
+    "feedback",
+    "roster",
+    "awards",
+    "challenges",
+    "leaderboards",
+    "identity",
+)
+# Topics that keep each key's latest message rather than messages for a retention.
+COMPACTED: Final = frozenset({"roster", "identity"})
 
 
 class SettingsError(ValueError):
@@ -42,6 +52,10 @@ class Topics:
     def all(self) -> list[str]:
         """Every shared topic."""
         return [self.topic(name) for name in TOPIC_NAMES]
+
+    def compacted(self) -> list[str]:
+        """The shared topics that keep each key's latest message."""
+        return [self.topic(name) for name in TOPIC_NAMES if name in COMPACTED]
 
 
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -87,6 +101,12 @@ class Settings:
     inbox_retention_seconds: float = 7 * 86400.0
     # Accepted event ids are kept this long: a resend within it is answered DUPLICATE.
     intake_retention_seconds: float = 7 * 86400.0
+    # Agents' notifications are kept this long, for streams that resume (at least a day).
+    notification_retention_seconds: float = 2 * 86400.0
+    # Per tenant and replica: events per second into intake, and reads per second; 0 is
+    # no limit. A tenant's own settings override them.
+    rate_limit_intake_per_second: float = 0.0
+    rate_limit_reads_per_second: float = 0.0
     # How often rows past their retention are deleted.
     purge_interval_seconds: float = 60.0
     # How late an event may arrive and still count in its window: every tenant's, until
@@ -144,6 +164,13 @@ class Settings:
             intake_retention_seconds=reader.seconds(
                 "ACCOLADE_INTAKE_RETENTION_SECONDS", 7 * 86400.0
             ),
+            notification_retention_seconds=reader.seconds(
+                "ACCOLADE_NOTIFICATION_RETENTION_SECONDS", 2 * 86400.0
+            ),
+            rate_limit_intake_per_second=reader.number(
+                "ACCOLADE_RATE_LIMIT_INTAKE_PER_SECOND", 0.0
+            ),
+            rate_limit_reads_per_second=reader.number("ACCOLADE_RATE_LIMIT_READS_PER_SECOND", 0.0),
             purge_interval_seconds=reader.seconds("ACCOLADE_PURGE_INTERVAL_SECONDS", 60.0),
             event_lateness_seconds=reader.seconds("ACCOLADE_EVENT_LATENESS_SECONDS", 72 * 3600.0),
             health_interval_seconds=reader.seconds("ACCOLADE_HEALTH_INTERVAL_SECONDS", 1.0),
@@ -232,16 +259,22 @@ class _Reader:
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, minimum=0, maximum=65535)
 
+    def number(self, name: str, default: float) -> float:
+        return self._finite(name, default, "a number")
+
     def seconds(self, name: str, default: float) -> float:
+        return self._finite(name, default, "a number of seconds")
+
+    def _finite(self, name: str, default: float, what: str) -> float:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
         try:
             value = float(raw)
         except ValueError:
-            raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+            raise SettingsError(f"{name} must be {what}, not {raw!r}") from None
         if not math.isfinite(value):
-            raise SettingsError(f"{name} must be a finite number of seconds, not {raw!r}")
+            raise SettingsError(f"{name} must be a finite {what.removeprefix('a ')}, not {raw!r}")
         if value < 0:
             raise SettingsError(f"{name} must not be negative, not {value}")
         return value

@@ -19,12 +19,27 @@ class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANNEL_EMAIL: _ClassVar[Channel]
     CHANNEL_MESSAGING: _ClassVar[Channel]
     CHANNEL_SOCIAL: _ClassVar[Channel]
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    ROLE_INTEGRATION: _ClassVar[Role]
+    ROLE_AGENT: _ClassVar[Role]
+    ROLE_MANAGER: _ClassVar[Role]
+    ROLE_ADMIN: _ClassVar[Role]
+    ROLE_OPS: _ClassVar[Role]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_VOICE: Channel
 CHANNEL_CHAT: Channel
 CHANNEL_EMAIL: Channel
 CHANNEL_MESSAGING: Channel
 CHANNEL_SOCIAL: Channel
+ROLE_UNSPECIFIED: Role
+ROLE_INTEGRATION: Role
+ROLE_AGENT: Role
+ROLE_MANAGER: Role
+ROLE_ADMIN: Role
+ROLE_OPS: Role
 
 class InteractionCompleted(_message.Message):
     __slots__ = ("interaction_id", "channel", "handle_time", "resolved_first_contact", "transferred")
@@ -211,3 +226,39 @@ class AgentUpdated(_message.Message):
     hire_date: str
     skills: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ..., version: _Optional[int] = ..., region_id: _Optional[str] = ..., time_zone: _Optional[str] = ..., manager_id: _Optional[str] = ..., hire_date: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TenantChanged(_message.Message):
+    __slots__ = ("display_name", "time_zone", "week_start", "lateness_seconds", "version", "intake_per_second", "reads_per_second")
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    WEEK_START_FIELD_NUMBER: _ClassVar[int]
+    LATENESS_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    READS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    display_name: str
+    time_zone: str
+    week_start: int
+    lateness_seconds: int
+    version: int
+    intake_per_second: float
+    reads_per_second: float
+    def __init__(self, display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., week_start: _Optional[int] = ..., lateness_seconds: _Optional[int] = ..., version: _Optional[int] = ..., intake_per_second: _Optional[float] = ..., reads_per_second: _Optional[float] = ...) -> None: ...
+
+class ApiKeyChanged(_message.Message):
+    __slots__ = ("key_id", "role", "agent_id", "team_id", "secret_sha256", "revoked_at", "label")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    role: Role
+    agent_id: str
+    team_id: str
+    secret_sha256: bytes
+    revoked_at: _timestamp_pb2.Timestamp
+    label: str
+    def __init__(self, key_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., agent_id: _Optional[str] = ..., team_id: _Optional[str] = ..., secret_sha256: _Optional[bytes] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., label: _Optional[str] = ...) -> None: ...

@@ -68,6 +68,18 @@ class PublishEventsRequest(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]
     def __init__(self, events: _Optional[_Iterable[_Union[_envelope_pb2.Envelope, _Mapping]]] = ...) -> None: ...
 
+class StreamEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Envelope]
+    def __init__(self, events: _Optional[_Iterable[_Union[_envelope_pb2.Envelope, _Mapping]]] = ...) -> None: ...
+
+class StreamEventsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[EventResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[EventResult, _Mapping]]] = ...) -> None: ...
+
 class EventResult(_message.Message):
     __slots__ = ("event_id", "status", "reason", "field")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -87,18 +99,22 @@ class PublishEventsResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[EventResult, _Mapping]]] = ...) -> None: ...
 
 class WatchAgentRequest(_message.Message):
-    __slots__ = ("tenant_id", "agent_id")
+    __slots__ = ("tenant_id", "agent_id", "after_sequence")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     agent_id: str
-    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+    after_sequence: int
+    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
 class WatchAgentResponse(_message.Message):
-    __slots__ = ("event",)
+    __slots__ = ("event", "sequence")
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     event: _envelope_pb2.Envelope
-    def __init__(self, event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ...) -> None: ...
+    sequence: int
+    def __init__(self, event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class ExportEventsRequest(_message.Message):
     __slots__ = ("tenant_id", "topics", "since", "until")

@@ -56,6 +56,11 @@ class GatewayServiceStub:
                 request_serializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsResponse.FromString,
                 _registered_method=True)
+        self.StreamEvents = channel.stream_stream(
+                '/accolade.v1.GatewayService/StreamEvents',
+                request_serializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -93,6 +98,16 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamEvents(self, request_iterator, context):
+        """StreamEvents takes batches of events continuously on one stream, for integrators
+        that send without pause: each request is answered, in order, by the results of its
+        events, once they are durable. A malformed batch ends the stream with
+        INVALID_ARGUMENT; the batches answered before it stand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +130,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.ExportEvents,
                     request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_gateway__service__pb2.ExportEventsResponse.SerializeToString,
+            ),
+            'StreamEvents': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamEvents,
+                    request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +247,33 @@ class GatewayService:
             '/accolade.v1.GatewayService/ExportEvents',
             accolade_dot_v1_dot_gateway__service__pb2.ExportEventsRequest.SerializeToString,
             accolade_dot_v1_dot_gateway__service__pb2.ExportEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamEvents(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/accolade.v1.GatewayService/StreamEvents',
+            accolade_dot_v1_dot_gateway__service__pb2.StreamEventsRequest.SerializeToString,
+            accolade_dot_v1_dot_gateway__service__pb2.StreamEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

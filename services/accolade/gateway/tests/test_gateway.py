@@ -9,6 +9,7 @@ import asyncpg
 import grpc
 import pytest
 
+from accolade.clients import bearer
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.testing import interaction, metric, outbox_published, read_topic
 from accolade.v1 import envelope_pb2, events_pb2
@@ -65,7 +66,6 @@ async def test_reusing_an_event_id_for_a_different_event_is_rejected(start_servi
     ("mutate", "field"),
     [
         (lambda e: setattr(e, "event_id", "not-a-uuid"), "events[0].event_id"),
-        (lambda e: setattr(e, "tenant_id", ""), "events[0].tenant_id"),
         (lambda e: e.ClearField("occurred_at"), "events[0].occurred_at"),
         (lambda e: e.ClearField("interaction_completed"), "events[0].payload"),
         (
@@ -100,6 +100,58 @@ async def test_bad_envelopes_get_invalid_argument_naming_the_field(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     fields = [f for f, _ in bad_request_violations(caught.value)]
     assert fields == [field.replace("events[0]", "events[1]")]
+
+
+async def test_a_stream_of_batches_is_answered_in_order_once_each_is_durable(
+    start_service, database_url
+) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    batches = [[interaction("acme", f"a{i}-{j}") for j in range(i + 1)] for i in range(5)]
+    batches.append([batches[2][1], interaction("acme", "late")])  # one sent again
+
+    async def requests():  # type: ignore[no-untyped-def]
+        for b in batches:
+            yield pb.StreamEventsRequest(events=b)
+
+    answers = [a async for a in stub.StreamEvents(requests())]
+
+    assert [[r.event_id for r in a.results] for a in answers] == [
+        [e.event_id for e in b] for b in batches
+    ]
+    assert [r.status for r in answers[-1].results] == [DUPLICATE, ACCEPTED]
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM gateway.intake_events")
+    finally:
+        await conn.close()
+    assert stored == sum(len(b) for b in batches) - 1
+
+
+async def test_the_tenant_of_an_event_comes_from_the_key(start_service, database_url) -> None:
+    gateway = await start_service("gateway")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    unnamed = interaction("acme", "a1")
+    unnamed.tenant_id = ""  # an integrator may leave it out: its key says which tenant
+    mixed = [interaction("acme", "a2"), interaction("globex", "a3")]
+
+    reply = await stub.PublishEvents(
+        pb.PublishEventsRequest(events=[unnamed]), metadata=bearer(gateway.keys["acme"])
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.PublishEvents(
+            pb.PublishEventsRequest(events=mixed), metadata=bearer(gateway.keys["acme"])
+        )
+
+    assert [r.status for r in reply.results] == [ACCEPTED]
+    # One event of another tenant refuses the whole call, as if that tenant did not exist.
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await conn.fetch("SELECT tenant_id, event_id::text FROM gateway.intake_events")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in stored] == [("acme", unnamed.event_id)]
 
 
 async def test_concurrent_one_event_calls_share_commits_and_answer_once_durable(

@@ -1,10 +1,12 @@
-"""The live notification hub: streams get their agent's recognition, and a failed hub returns."""
+"""Agents' notification streams: recognition arrives live, a stream resumes where it left
+off, and a failed hub returns."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
+import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -74,16 +76,25 @@ async def test_a_failed_hub_is_started_again_and_the_gateway_is_not_serving_mean
     publish = Hub.publish
     failed = asyncio.Event()
 
-    def fails_once(self: Hub, envelope: envelope_pb2.Envelope) -> None:
+    def fails_once(
+        self: Hub, tenant: str, agent: str, sequence: int, envelope: envelope_pb2.Envelope
+    ) -> None:
         if not failed.is_set():
             failed.set()
             raise RuntimeError("a bug in the hub")
-        publish(self, envelope)
+        publish(self, tenant, agent, sequence, envelope)
 
     monkeypatch.setattr(Hub, "publish", fails_once)
+    # A stream of a1 is open, so the hub hands a1's next notification on, and fails.
+    watching = pb_grpc.GatewayServiceStub(gateway.channel).WatchAgent(
+        pb.WatchAgentRequest(tenant_id="acme", agent_id="a1", after_sequence=1)
+    )
     await produce(infra.bootstrap, awards, [award("a1")])
     await eventually(status, lambda s: s == NOT_SERVING, what="NOT_SERVING while the hub is down")
     await eventually(status, lambda s: s == SERVING, what="SERVING once the hub is back")
+    # The stream went on meanwhile, and gets the notification once the hub is back.
+    assert (await watching.read()).sequence == 2
+    watching.cancel()
 
     again = award("a2")
     assert await delivered(gateway.channel, infra.bootstrap, awards, again) == again.event_id
@@ -104,3 +115,65 @@ async def test_a_level_reached_reaches_the_agents_stream_like_a_badge(start_serv
     level.occurred_at.GetCurrentTime()
     awards = gateway.settings.topics.topic("awards")
     assert await delivered(gateway.channel, infra.bootstrap, awards, level) == level.event_id
+
+
+async def test_a_stream_that_reconnects_with_its_last_sequence_gets_every_notification_once_in_order(
+    start_service, infra
+) -> None:
+    gateway = await start_service("gateway")
+    awards = gateway.settings.topics.topic("awards")
+    stub = pb_grpc.GatewayServiceStub(gateway.channel)
+    first = award("a1")
+    # The stream is live once the consumer has joined and the first one arrives.
+    assert await delivered(gateway.channel, infra.bootstrap, awards, first) == first.event_id
+    sent = [first] + [award("a1") for _ in range(40)]
+    received: list[tuple[int, str]] = []
+
+    stream = stub.WatchAgent(
+        pb.WatchAgentRequest(tenant_id="acme", agent_id="a1", after_sequence=0)
+    )
+    await produce(infra.bootstrap, awards, sent[1:21])
+    async with asyncio.timeout(20):
+        while len(received) < 12:  # mid-flow: some of the twenty still to come
+            m = await stream.read()
+            received.append((m.sequence, m.event.event_id))
+    stream.cancel()  # the console goes away; what follows happens while it is gone
+    await produce(infra.bootstrap, awards, [*sent[21:], sent[5], sent[30]])  # and two again
+    await eventually(
+        lambda: _stored(gateway.settings.database_url),
+        lambda n: n == len(sent),
+        what="every notification stored",
+    )
+
+    last = received[-1][0]
+    again = stub.WatchAgent(
+        pb.WatchAgentRequest(tenant_id="acme", agent_id="a1", after_sequence=last)
+    )
+    async with asyncio.timeout(20):
+        while len(received) < len(sent):
+            m = await again.read()
+            received.append((m.sequence, m.event.event_id))
+    # Nothing more comes: no notification twice.
+    assert not await _more(again)
+    again.cancel()
+
+    assert [s for s, _ in received] == list(range(1, len(sent) + 1))
+    assert [e for _, e in received] == [e.event_id for e in sent]
+
+
+async def _stored(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM gateway.notifications"))
+    finally:
+        await conn.close()
+
+
+async def _more(stream: object, within: float = 1.0) -> bool:
+    """Whether the stream delivers anything more within `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            await stream.read()  # type: ignore[attr-defined]
+    except TimeoutError:
+        return False
+    return True

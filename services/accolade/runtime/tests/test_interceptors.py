@@ -8,9 +8,14 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
+from accolade import clients
+from accolade.runtime import identity
+from accolade.runtime.auth import access
 from accolade.runtime.errors import InvalidArgument, NotFound
+from accolade.runtime.identity import KeyRing
 from accolade.runtime.interceptors import ServiceInterceptor, bad_request_violations
 from accolade.runtime.metrics import Metrics
+from accolade.v1 import envelope_pb2, events_pb2
 
 SERVICE = "accolade.test.v1.ProbeService"
 
@@ -39,9 +44,13 @@ async def listing(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIte
 
 
 class Probe:
-    def __init__(self, channel: grpc.aio.Channel, metrics: Metrics) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, metrics: Metrics, ring: KeyRing, address: str
+    ) -> None:
         self.channel = channel
         self.metrics = metrics
+        self.ring = ring
+        self.address = address
 
     def unary(self, method: str, service: str = SERVICE) -> grpc.aio.UnaryUnaryMultiCallable:
         return self.channel.unary_unary(f"/{service}/{method}")
@@ -56,10 +65,26 @@ class Probe:
         }
 
 
+def known_key(ring: KeyRing, role: int) -> str:
+    """Puts a new key of tenant acme in `ring`, as the identity topic would; its token."""
+    made = identity.new_key()
+    e = envelope_pb2.Envelope(tenant_id="acme")
+    e.api_key_changed.CopyFrom(
+        events_pb2.ApiKeyChanged(key_id=made.key_id, role=role, secret_sha256=made.secret_sha256)  # type: ignore[arg-type]
+    )
+    ring.apply(e)
+    return made.token
+
+
 @pytest.fixture
 async def probe() -> AsyncIterator[Probe]:
     metrics = Metrics.create("probe")
-    server = grpc.aio.server(interceptors=[ServiceInterceptor(metrics)])
+    ring = KeyRing()
+    ring.loaded = True
+    # The probe's requests are raw bytes: no tenant fields; Echo is for integration keys.
+    rules = {m: access(tenant=()) for m in ("Missing", "Denied", "Crash", "List")}
+    rules["Echo"] = access(identity.INTEGRATION, tenant=())
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(metrics, ring, rules)])
     unary = grpc.unary_unary_rpc_method_handler
     server.add_generic_rpc_handlers(
         [
@@ -79,9 +104,9 @@ async def probe() -> AsyncIterator[Probe]:
     )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = clients.channel(f"127.0.0.1:{port}", known_key(ring, identity.ADMIN))
     try:
-        yield Probe(channel, metrics)
+        yield Probe(channel, metrics, ring, f"127.0.0.1:{port}")
     finally:
         await channel.close()
         await server.stop(None)
@@ -151,3 +176,39 @@ async def test_methods_outside_accolade_are_not_wrapped(probe: Probe) -> None:
     assert await call == b"hi"
     assert "x-request-id" not in dict(tuple(await call.trailing_metadata()))
     assert probe.counted("Echo") == {}
+
+
+async def test_a_call_needs_a_known_key_of_a_role_the_method_allows(probe: Probe) -> None:
+    async def code(key: str | None, method: str = "Echo") -> grpc.StatusCode:
+        metadata = clients.bearer(key) if key is not None else ()
+        try:
+            await bare.unary_unary(f"/{SERVICE}/{method}")(b"hi", metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    bare = grpc.aio.insecure_channel(probe.address)  # no key unless the call gives one
+
+    integration = known_key(probe.ring, identity.INTEGRATION)
+    agent = known_key(probe.ring, identity.AGENT)
+    revoked = known_key(probe.ring, identity.INTEGRATION)
+    e = envelope_pb2.Envelope(tenant_id="acme")
+    e.api_key_changed.key_id = revoked.split("_")[1]
+    e.api_key_changed.revoked_at.GetCurrentTime()
+    probe.ring.apply(e)
+    forged = integration[:-4] + ("AAAA" if not integration.endswith("AAAA") else "BBBB")
+
+    assert await code(integration) is grpc.StatusCode.OK
+    assert await code(agent) is grpc.StatusCode.PERMISSION_DENIED
+    assert await code(integration, "List") is grpc.StatusCode.PERMISSION_DENIED  # admin only
+    for bad in (None, "", "acc_nothing", forged, revoked):
+        assert await code(bad) is grpc.StatusCode.UNAUTHENTICATED, bad
+    # A revocation is final: the key's older message read again does not undo it.
+    again = envelope_pb2.Envelope(tenant_id="acme")
+    again.api_key_changed.key_id = revoked.split("_")[1]
+    probe.ring.apply(again)
+    assert await code(revoked) is grpc.StatusCode.UNAUTHENTICATED
+    # Before a service has read its keys, it asks callers to retry rather than refusing.
+    probe.ring.loaded = False
+    assert await code(forged) is grpc.StatusCode.UNAVAILABLE
+    await bare.close()

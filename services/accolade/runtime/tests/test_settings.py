@@ -216,7 +216,9 @@ def test_topic_names_follow_the_design() -> None:
         "accolade.awards.v1",
         "accolade.challenges.v1",
         "accolade.leaderboards.v1",
+        "accolade.identity.v1",
     ]
+    assert topics.compacted() == ["accolade.roster.v1", "accolade.identity.v1"]
     assert Topics("t42").topic("awards") == "t42.awards.v1"
     with pytest.raises(KeyError):
         topics.topic("payroll")

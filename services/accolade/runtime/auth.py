@@ -1,0 +1,144 @@
+"""Authorisation: what each RPC lets each role do, and the check every call passes.
+
+Each service declares an `Access` for every method of its gRPC service (the server
+refuses to start if one is missing). The interceptor authenticates the call's
+`authorization: Bearer <key>` metadata against the `KeyRing`, then `authorize` applies
+the declaration to the request:
+
+- the role must be one the method allows (admin keys may call every method): otherwise
+  PERMISSION_DENIED;
+- the tenant comes from the key: each tenant field of the request that is empty is set
+  to the key's tenant, and one naming another tenant is answered NOT_FOUND, exactly as
+  for data that does not exist;
+- for methods that read one agent's data, an agent key reads only its own agent, and a
+  manager key only agents of its team: otherwise PERMISSION_DENIED.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from google.protobuf import descriptor_pool
+
+from accolade.runtime.errors import NotFound, PermissionDenied
+from accolade.runtime.identity import ADMIN, AGENT, MANAGER, NAME_OF, Principal
+from accolade.runtime.limits import INTAKE, READ, Limiter
+
+# The caller of the RPC being handled, for servicers that check more than `Access` says.
+caller: contextvars.ContextVar[Principal] = contextvars.ContextVar("caller")
+
+# Looks up an agent's team: (tenant_id, agent_id) -> team id, or None for no such agent.
+TeamOf = Callable[[str, str], Awaitable[str | None]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Access:
+    """Who may call one RPC, and which request fields carry its tenant and agent.
+
+    Attributes:
+        roles: the roles allowed besides admin.
+        tenant: request fields naming the tenant: a field of the request ("tenant_id"),
+            or of each item of a repeated field ("events.tenant_id").
+        agent: the request field naming the one agent whose data the call reads or
+            watches; agent and manager keys are held to their own agent or team.
+    """
+
+    roles: frozenset[int]
+    tenant: tuple[str, ...] = ("tenant_id",)
+    agent: str | None = None
+    # Which of the tenant's rate limits the call counts against: reads count one per
+    # call; intake counts each event of the request (its `events`), or one.
+    limit: str = READ
+
+    def allows(self, role: int) -> bool:
+        return role == ADMIN or role in self.roles
+
+
+# What a method without a declaration allows: admin keys only.
+NOBODY = Access(frozenset())
+
+
+def access(
+    *roles: int,
+    tenant: tuple[str, ...] = ("tenant_id",),
+    agent: str | None = None,
+    limit: str = READ,
+) -> Access:
+    """An `Access` allowing `roles` (and admin)."""
+    return Access(frozenset(roles), tenant, agent, limit)
+
+
+def cost(rule: Access, request: Any) -> int:
+    """What one request takes from its tenant's rate limit."""
+    if rule.limit == INTAKE:
+        return max(1, len(getattr(request, "events", ())))
+    return 1
+
+
+def methods(grpc_service: str) -> list[str]:
+    """The method names of a gRPC service whose generated stubs are imported."""
+    service = descriptor_pool.Default().FindServiceByName(grpc_service)
+    return [m.name for m in service.methods]
+
+
+def undeclared(grpc_service: str, rules: Mapping[str, Access]) -> list[str]:
+    """The methods of `grpc_service` with no `Access` in `rules`."""
+    return [m for m in methods(grpc_service) if m not in rules]
+
+
+def _fields(message: Any, path: str) -> Iterable[tuple[Any, str]]:
+    """(message, field name) pairs that `path` names in `message`."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        yield message, head
+        return
+    for item in getattr(message, head):
+        yield from _fields(item, rest)
+
+
+def check_role(principal: Principal, method: str, rule: Access) -> None:
+    """PERMISSION_DENIED unless the caller's role may call `method`."""
+    if not rule.allows(principal.role):
+        role = NAME_OF.get(principal.role, "unknown")
+        raise PermissionDenied(f"a key of role {role} may not call {method}")
+
+
+def scope_tenant(principal: Principal, rule: Access, request: Any) -> None:
+    """Sets empty tenant fields to the caller's tenant; NOT_FOUND for another tenant's."""
+    for message, name in (pair for path in rule.tenant for pair in _fields(request, path)):
+        value = getattr(message, name)
+        if not value:
+            setattr(message, name, principal.tenant_id)
+        elif value != principal.tenant_id:
+            raise NotFound(f"no tenant {value!r}")
+
+
+async def authorize(
+    principal: Principal,
+    method: str,
+    rule: Access,
+    request: Any,
+    team_of: TeamOf | None,
+    limiter: Limiter | None = None,
+) -> None:
+    """Applies `rule` to one request of a call (each request, for a stream), and takes
+    what it costs from the tenant's rate limit."""
+    check_role(principal, method, rule)
+    scope_tenant(principal, rule, request)
+    if limiter is not None:
+        limiter.take(principal.tenant_id, rule.limit, cost(rule, request))
+    if rule.agent is None or principal.role not in (AGENT, MANAGER):
+        return
+    agent = getattr(request, rule.agent)
+    if principal.role == AGENT:
+        if not agent:
+            setattr(request, rule.agent, principal.agent_id)
+        elif agent != principal.agent_id:
+            raise PermissionDenied("an agent key reads only its own agent's data")
+        return
+    team = None if team_of is None or not agent else await team_of(principal.tenant_id, agent)
+    if team is None or team != principal.team_id:
+        raise PermissionDenied("a manager key reads only its own team's agents")
