@@ -234,7 +234,7 @@ class IdentityFollower:
             if not consumer.assignment():
                 await asyncio.sleep(0.2)
                 continue
-            batch = await consumer.getmany(timeout_ms=200)
+            batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for record in records:
                     envelope = envelope_pb2.Envelope()

@@ -87,18 +87,22 @@ def group_consumer(settings: Settings, group: str, *, start: str = "earliest") -
     )
 
 
-def tail_consumer(settings: Settings, *, start: str = "latest") -> AIOKafkaConsumer:
+def tail_consumer(
+    settings: Settings, *, start: str = "latest", fetch_max_wait_ms: int | None = None
+) -> AIOKafkaConsumer:
     """A consumer outside any group, for reading end offsets or following topics live.
 
     `start` is where it goes when its position is gone from the log ("earliest" for a
     reader of a whole compacted topic, which a broker that lost its log has shortened).
+    `fetch_max_wait_ms` is how long the broker may hold a fetch that finds nothing: a
+    reader of a quiet topic asks less often with a longer one.
     """
     return AIOKafkaConsumer(
         **connection(settings, "-tail"),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset=start,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms,
         retry_backoff_ms=200,
         metadata_max_age_ms=5_000,
         # A member that sends no heartbeat for this long leaves the group; heartbeats go

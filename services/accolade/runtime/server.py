@@ -205,7 +205,9 @@ async def serve(
         ctx = Context(settings, pool, producer, metrics, stack, ring)
         follower = IdentityFollower(
             ring,
-            lambda: kafka.tail_consumer(settings, start="earliest"),
+            # The topic is quiet: a fetch may wait half a second for news, which keeps an
+            # idle service's cost (and the broker's) low and revocations within a second.
+            lambda: kafka.tail_consumer(settings, start="earliest", fetch_max_wait_ms=500),
             producer,
             ctx.topic("identity"),
             metrics.gauge("api_keys", "API keys known and not revoked."),
