@@ -72,7 +72,9 @@ async def test_killing_achievements_mid_batch_loses_and_doubles_nothing(
     platform: Platform, tenant: str
 ) -> None:
     await platform.apply_program(tenant)
-    flowing = asyncio.create_task(stream_events(platform, tenant, batches=40))
+    # Events keep coming until the kill, however long the consumer takes to start.
+    stop = asyncio.Event()
+    flowing = asyncio.create_task(stream_events(platform, tenant, batches=2000, stop=stop))
     conn = await asyncpg.connect(platform.database_url)
     try:
 
@@ -93,6 +95,7 @@ async def test_killing_achievements_mid_batch_loses_and_doubles_nothing(
             platform.kill("achievements")
         assert await applied() == before  # the batch in flight left nothing behind
         await platform.restart("achievements")
+        stop.set()
         sent = await flowing
 
         await assert_exactly_once(platform, tenant, sent)
