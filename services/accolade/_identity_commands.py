@@ -99,7 +99,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _database(p)
     p.set_defaults(run=lambda a: _run(a, _list_keys))
     p = keys.add_parser("revoke", help="revoke a key everywhere, within seconds")
-    p.add_argument("key_id", help="the key's id (the part after acc_), as `keys list` shows")
+    p.add_argument("key_id", help="the key's id, as `keys list` shows (or the key itself)")
     _database(p)
     p.set_defaults(run=lambda a: _run(a, _revoke_key))
 
@@ -196,7 +196,7 @@ async def _list_keys(conn: asyncpg.Connection, topic: str, args: argparse.Namesp
 
 
 async def _revoke_key(conn: asyncpg.Connection, topic: str, args: argparse.Namespace) -> int:
-    key = await _identity.revoke_key(conn, topic, args.key_id.removeprefix("acc_").split("_")[0])
+    key = await _identity.revoke_key(conn, topic, identity.key_id_of(args.key_id) or args.key_id)
     when = f"{key.revoked_at.astimezone(UTC):%F %T} UTC" if key.revoked_at else "now"
     print(f"key {key.key_id} of tenant {key.tenant_id} revoked at {when}")
     return 0

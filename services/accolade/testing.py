@@ -111,40 +111,33 @@ async def grant(
     For tests of one service, which run without the gateway. Returns the key's token.
     """
     made = key or identity.new_key()
-    tenant = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), tenant_id=tenant_id)
-    tenant.tenant_changed.CopyFrom(
-        events_pb2.TenantChanged(
+    tenant = identity.message(
+        tenant_id,
+        str(uuid.uuid4()),
+        tenant_changed=events_pb2.TenantChanged(
             display_name=tenant_id,
             time_zone="UTC",
             week_start=1,
             lateness_seconds=72 * 3600,
             version=1,
-        )
+        ),
     )
-    k = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), tenant_id=tenant_id)
-    k.api_key_changed.CopyFrom(
-        events_pb2.ApiKeyChanged(
-            key_id=made.key_id,
-            role=role,  # type: ignore[arg-type]
-            agent_id=agent_id,
-            team_id=team_id,
-            secret_sha256=made.secret_sha256,
-        )
+    changed = events_pb2.ApiKeyChanged(
+        key_id=made.key_id,
+        role=role,  # type: ignore[arg-type]
+        agent_id=agent_id,
+        team_id=team_id,
+        secret_sha256=made.secret_sha256,
     )
     if revoked:
-        k.api_key_changed.revoked_at.FromDatetime(datetime.now(UTC))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        topic = settings.topics.topic("identity")
-        await producer.send_and_wait(
-            topic, tenant.SerializeToString(), key=identity.tenant_message(tenant_id)
-        )
-        await producer.send_and_wait(
-            topic, k.SerializeToString(), key=identity.key_message(tenant_id, made.key_id)
-        )
-    finally:
-        await producer.stop()
+        changed.revoked_at.GetCurrentTime()
+    k = identity.message(tenant_id, str(uuid.uuid4()), api_key_changed=changed)
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topics.topic("identity"),
+        [tenant, k],
+        key=identity.message_key,
+    )
     return made.token
 
 
@@ -165,13 +158,20 @@ def keys_by_tenant(keys: dict[str, str], default: str) -> Callable[[object], str
     return lambda request: keys.get(tenant_of(request)) or keys.get(default, "")
 
 
-async def produce(bootstrap: str, topic: str, envelopes: Iterable[envelope_pb2.Envelope]) -> None:
-    """Publishes `envelopes` to `topic` in order, keyed tenant/agent as every service does."""
+async def produce(
+    bootstrap: str,
+    topic: str,
+    envelopes: Iterable[envelope_pb2.Envelope],
+    *,
+    key: Callable[[envelope_pb2.Envelope], bytes] = envelope_key,
+) -> None:
+    """Publishes `envelopes` to `topic` in order, keyed tenant/agent as every service does
+    (or by `key`)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         for e in envelopes:
-            await producer.send_and_wait(topic, e.SerializeToString(), key=envelope_key(e))
+            await producer.send_and_wait(topic, e.SerializeToString(), key=key(e))
     finally:
         await producer.stop()
 

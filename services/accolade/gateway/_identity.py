@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
@@ -20,7 +20,7 @@ from accolade.runtime import identity, outbox
 from accolade.runtime.errors import InvalidArgument, NotFound
 from accolade.runtime.identity import ADMIN, AGENT, INTEGRATION, MANAGER, OPS
 from accolade.runtime.validation import Violations
-from accolade.v1 import envelope_pb2, events_pb2
+from accolade.v1 import events_pb2
 
 DEFAULT_LATENESS = 72 * 3600
 MAX_NAME = 200
@@ -66,18 +66,11 @@ def validate_tenant(
     v.check()
 
 
-def _envelope(tenant_id: str, event_id: uuid.UUID) -> envelope_pb2.Envelope:
-    e = envelope_pb2.Envelope(event_id=str(event_id), tenant_id=tenant_id)
-    now = datetime.now(UTC)
-    e.occurred_at.FromDatetime(now)
-    e.recorded_at.FromDatetime(now)
-    return e
-
-
 def _tenant_row(topic: str, r: asyncpg.Record) -> outbox.Row:
-    e = _envelope(r["tenant_id"], uuid.uuid5(_NAMESPACE, f"{r['tenant_id']}/tenant/{r['version']}"))
-    e.tenant_changed.CopyFrom(
-        events_pb2.TenantChanged(
+    e = identity.message(
+        r["tenant_id"],
+        str(uuid.uuid5(_NAMESPACE, f"{r['tenant_id']}/tenant/{r['version']}")),
+        tenant_changed=events_pb2.TenantChanged(
             display_name=r["display_name"],
             time_zone=r["time_zone"],
             week_start=r["week_start"],
@@ -85,18 +78,13 @@ def _tenant_row(topic: str, r: asyncpg.Record) -> outbox.Row:
             version=r["version"],
             intake_per_second=r["intake_per_second"],
             reads_per_second=r["reads_per_second"],
-        )
+        ),
     )
-    return outbox.Row(
-        topic, identity.tenant_message(r["tenant_id"]), e.event_id, e.SerializeToString()
-    )
+    return outbox.Row(topic, identity.message_key(e), e.event_id, e.SerializeToString())
 
 
 def _key_row(topic: str, r: asyncpg.Record) -> outbox.Row:
     state = "revoked" if r["revoked_at"] else "active"
-    e = _envelope(
-        r["tenant_id"], uuid.uuid5(_NAMESPACE, f"{r['tenant_id']}/key/{r['key_id']}/{state}")
-    )
     key = events_pb2.ApiKeyChanged(
         key_id=r["key_id"],
         role=r["role"],
@@ -107,10 +95,12 @@ def _key_row(topic: str, r: asyncpg.Record) -> outbox.Row:
     )
     if r["revoked_at"]:
         key.revoked_at.FromDatetime(r["revoked_at"])
-    e.api_key_changed.CopyFrom(key)
-    return outbox.Row(
-        topic, identity.key_message(r["tenant_id"], r["key_id"]), e.event_id, e.SerializeToString()
+    e = identity.message(
+        r["tenant_id"],
+        str(uuid.uuid5(_NAMESPACE, f"{r['tenant_id']}/key/{r['key_id']}/{state}")),
+        api_key_changed=key,
     )
+    return outbox.Row(topic, identity.message_key(e), e.event_id, e.SerializeToString())
 
 
 async def create_tenant(

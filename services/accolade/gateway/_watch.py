@@ -28,6 +28,7 @@ class Watcher:
 
     queue: Queue
     last: int  # the last sequence handed to the stream
+    ended: bool = False  # fell behind: it ends, and is given nothing more
 
 
 class Hub:
@@ -54,7 +55,9 @@ class Hub:
         poll_seconds: float = 0.5,
     ) -> None:
         self._pool = pool
-        self._metrics = metrics
+        self._delivered = metrics.counter(
+            "notifications_delivered", "Notifications handed to agents' streams."
+        )
         self._queue_size = queue_size
         self._poll_seconds = poll_seconds
         self._watchers: dict[tuple[str, str], set[Watcher]] = defaultdict(set)
@@ -83,9 +86,13 @@ class Hub:
 
     async def deliver(self, conn: asyncpg.Connection) -> None:
         """Queues what each watched agent's streams have not been given yet."""
-        if not self._watchers:
+        wanted = [
+            (t, a, min(w.last for w in live))
+            for (t, a), ws in self._watchers.items()
+            if (live := [w for w in ws if not w.ended])
+        ]
+        if not wanted:
             return
-        wanted = [(t, a, min(w.last for w in ws)) for (t, a), ws in self._watchers.items()]
         rows = await _notifications.after(conn, wanted)
         per_agent: dict[tuple[str, str], int] = defaultdict(int)
         for tenant, agent, sequence, envelope in rows:
@@ -99,19 +106,19 @@ class Hub:
     ) -> None:
         """Hands one notification to every stream of its agent that has not had it."""
         for w in list(self._watchers.get((tenant, agent), ())):
-            if sequence <= w.last:
+            if w.ended or sequence <= w.last:
                 continue
             try:
                 w.queue.put_nowait((sequence, envelope))
                 w.last = sequence
+                self._delivered.inc()
             except asyncio.QueueFull:
                 # End a stream that fell behind rather than hold up everyone else's; it
                 # resumes from its last sequence when the client reconnects.
                 with contextlib.suppress(asyncio.QueueEmpty):
                     w.queue.get_nowait()
                 w.queue.put_nowait(None)
-                w.last = 2**62  # nothing more for this one
-        self._metrics.events_applied.labels("notifications").inc()
+                w.ended = True
 
     @contextlib.asynccontextmanager
     async def watch(self, tenant_id: str, agent_id: str, after: int | None) -> AsyncIterator[Queue]:

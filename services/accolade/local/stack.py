@@ -173,7 +173,7 @@ async def local_keys(
         ):
             path = data_dir / name
             token = path.read_text().strip() if path.exists() else ""
-            if token.split("_")[1:2] and token.split("_")[1] in live:
+            if identity.key_id_of(token) in live:
                 keys[name] = token
                 continue
             _, token = await _identity.create_key(

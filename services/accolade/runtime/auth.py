@@ -2,8 +2,8 @@
 
 Each service declares an `Access` for every method of its gRPC service (the server
 refuses to start if one is missing). The interceptor authenticates the call's
-`authorization: Bearer <key>` metadata against the `KeyRing`, then `authorize` applies
-the declaration to the request:
+`authorization: Bearer <key>` metadata against the `KeyRing`, then `check_role` (once
+per call) and `scope` (for every request of it) apply the declaration:
 
 - the role must be one the method allows (admin keys may call every method): otherwise
   PERMISSION_DENIED;
@@ -11,12 +11,13 @@ the declaration to the request:
   to the key's tenant, and one naming another tenant is answered NOT_FOUND, exactly as
   for data that does not exist;
 - for methods that read one agent's data, an agent key reads only its own agent, and a
-  manager key only agents of its team: otherwise PERMISSION_DENIED.
+  manager key only agents of its team: otherwise PERMISSION_DENIED;
+- last, what the request costs is taken from the tenant's rate limit, so a refused call
+  costs nothing.
 """
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -26,9 +27,6 @@ from google.protobuf import descriptor_pool
 from accolade.runtime.errors import NotFound, PermissionDenied
 from accolade.runtime.identity import ADMIN, AGENT, MANAGER, NAME_OF, Principal
 from accolade.runtime.limits import INTAKE, READ, Limiter
-
-# The caller of the RPC being handled, for servicers that check more than `Access` says.
-caller: contextvars.ContextVar[Principal] = contextvars.ContextVar("caller")
 
 # Looks up an agent's team: (tenant_id, agent_id) -> team id, or None for no such agent.
 TeamOf = Callable[[str, str], Awaitable[str | None]]
@@ -44,13 +42,13 @@ class Access:
             or of each item of a repeated field ("events.tenant_id").
         agent: the request field naming the one agent whose data the call reads or
             watches; agent and manager keys are held to their own agent or team.
+        limit: which of the tenant's rate limits the call counts against: a read counts
+            one per call; intake counts each event of the request (its `events`), or one.
     """
 
     roles: frozenset[int]
     tenant: tuple[str, ...] = ("tenant_id",)
     agent: str | None = None
-    # Which of the tenant's rate limits the call counts against: reads count one per
-    # call; intake counts each event of the request (its `events`), or one.
     limit: str = READ
 
     def allows(self, role: int) -> bool:
@@ -116,26 +114,29 @@ def scope_tenant(principal: Principal, rule: Access, request: Any) -> None:
             raise NotFound(f"no tenant {value!r}")
 
 
-async def authorize(
+async def scope(
     principal: Principal,
-    method: str,
     rule: Access,
     request: Any,
     team_of: TeamOf | None,
-    limiter: Limiter | None = None,
+    limiter: Limiter | None,
 ) -> None:
-    """Applies `rule` to one request of a call (each request, for a stream), and takes
-    what it costs from the tenant's rate limit."""
-    check_role(principal, method, rule)
+    """Holds one request (each request, for a stream) to the caller's tenant and agent or
+    team, then takes what it costs from the tenant's rate limit."""
     scope_tenant(principal, rule, request)
+    if rule.agent is not None and principal.role in (AGENT, MANAGER):
+        await _scope_agent(principal, rule.agent, request, team_of)
     if limiter is not None:
         limiter.take(principal.tenant_id, rule.limit, cost(rule, request))
-    if rule.agent is None or principal.role not in (AGENT, MANAGER):
-        return
-    agent = getattr(request, rule.agent)
+
+
+async def _scope_agent(
+    principal: Principal, field: str, request: Any, team_of: TeamOf | None
+) -> None:
+    agent = getattr(request, field)
     if principal.role == AGENT:
         if not agent:
-            setattr(request, rule.agent, principal.agent_id)
+            setattr(request, field, principal.agent_id)
         elif agent != principal.agent_id:
             raise PermissionDenied("an agent key reads only its own agent's data")
         return

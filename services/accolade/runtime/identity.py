@@ -18,7 +18,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from google.protobuf.message import DecodeError
@@ -88,14 +88,26 @@ def new_key() -> NewKey:
     return NewKey(key_id, f"acc_{key_id}_{secret}", hashlib.sha256(secret.encode()).digest())
 
 
-def key_message(tenant_id: str, key_id: str) -> bytes:
-    """The Kafka key of a key's messages on the identity topic."""
-    return f"{tenant_id}/key:{key_id}".encode()
+def key_id_of(token: str) -> str | None:
+    """The public id of a key; None when `token` is not a key."""
+    match = _KEY.match(token)
+    return match.group(1) if match else None
 
 
-def tenant_message(tenant_id: str) -> bytes:
-    """The Kafka key of a tenant's messages on the identity topic."""
-    return f"{tenant_id}/tenant".encode()
+def message(tenant_id: str, event_id: str, **payload: Any) -> envelope_pb2.Envelope:
+    """An identity message: `tenant_changed=` or `api_key_changed=`, stamped now."""
+    e = envelope_pb2.Envelope(event_id=event_id, tenant_id=tenant_id, **payload)
+    e.occurred_at.GetCurrentTime()
+    e.recorded_at.CopyFrom(e.occurred_at)
+    return e
+
+
+def message_key(envelope: envelope_pb2.Envelope) -> bytes:
+    """The Kafka key of an identity message: one per tenant and one per key, so the
+    compacted topic keeps the latest of each."""
+    if envelope.WhichOneof("payload") == "api_key_changed":
+        return f"{envelope.tenant_id}/key:{envelope.api_key_changed.key_id}".encode()
+    return f"{envelope.tenant_id}/tenant".encode()
 
 
 @dataclasses.dataclass(slots=True)
@@ -116,7 +128,7 @@ class KeyRing:
 
     def authenticate(self, token: str) -> Principal | None:
         """The caller `token` stands for; None for a malformed, unknown or revoked key."""
-        match = _KEY.match(token)
+        match = _KEY.match(token)  # (key_id_of, and the secret)
         if match is None:
             return None
         known = self._keys.get(match.group(1))
@@ -171,8 +183,8 @@ class KeyRing:
 class IdentityFollower:
     """Reads the identity topic into a `KeyRing`, from its beginning, then live.
 
-    Like the gateway's notification hub it reads every partition outside any consumer
-    group. `run` is supervised by the runtime: if it fails it starts again with a new
+    It reads every partition outside any consumer group: every service needs every
+    message, and reads them all again at each start. `run` is supervised by the runtime: if it fails it starts again with a new
     consumer and reads the topic again, keeping what the ring already knows meanwhile,
     so calls go on being authenticated during a broker outage with the keys as they
     were when it began.

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -55,15 +54,11 @@ def _status_for(exc: AccoladeError, request_id: str) -> grpc.Status:
                 for f, d in exc.violations
             ]
         )
-        packed = any_pb2.Any()
-        packed.Pack(bad)
-        detail.details.append(packed)
+        detail.details.add().Pack(bad)
     if isinstance(exc, RateLimited):
         retry = error_details_pb2.RetryInfo()
         retry.retry_delay.FromMilliseconds(max(1, int(exc.retry_after * 1000)))
-        packed = any_pb2.Any()
-        packed.Pack(retry)
-        detail.details.append(packed)
+        detail.details.add().Pack(retry)
     status = rpc_status.to_status(detail)
     # The status replaces the trailing metadata, so the request id goes in again.
     return _Status(
@@ -118,7 +113,6 @@ class _Call:
             if not ring.loaded:
                 raise Unavailable("the service is still loading its keys; retry")
             raise Unauthenticated("the key is not valid (unknown, malformed or revoked)")
-        auth.caller.set(principal)
         return principal
 
     def finish(self) -> None:
@@ -176,33 +170,32 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         ring = self._ring
         rule = self._rules.get(method, auth.NOBODY)
 
-        async def admit(call: _Call, request: Any) -> None:
-            principal = call.authenticate(ring)
-            await auth.authorize(principal, method, rule, request, self.team_of, self._limiter)
-
-        async def admit_stream(call: _Call, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async def admit(call: _Call, request: Any, requests_stream: bool) -> Any:
+            """The request (or stream of requests) once the caller may make it: the role is
+            checked once, the scope of every request."""
             principal = call.authenticate(ring)
             auth.check_role(principal, method, rule)
+            if not requests_stream:
+                await auth.scope(principal, rule, request, self.team_of, self._limiter)
+                return request
 
             async def checked() -> AsyncIterator[Any]:
-                async for request in requests:
-                    await auth.authorize(
-                        principal, method, rule, request, self.team_of, self._limiter
-                    )
-                    yield request
+                async for r in request:
+                    await auth.scope(principal, rule, r, self.team_of, self._limiter)
+                    yield r
 
             return checked()
 
-        def answering(inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]) -> Any:
+        def answering(
+            inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+            requests_stream: bool,
+        ) -> Any:
             """Wraps a method that answers once: a request or a stream of requests in."""
 
             async def answer(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 call = _Call(metrics, method, context)
                 try:
-                    if handler.stream_unary is not None:
-                        request = await admit_stream(call, request)
-                    else:
-                        await admit(call, request)
+                    request = await admit(call, request, requests_stream)
                     return await inner(request, context)
                 except grpc.aio.AbortError:
                     raise
@@ -215,14 +208,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                answering(handler.unary_unary),
+                answering(handler.unary_unary, requests_stream=False),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
 
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                answering(handler.stream_unary),
+                answering(handler.stream_unary, requests_stream=True),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -236,10 +229,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 call = _Call(metrics, method, context)
                 try:
-                    if requests_stream:
-                        request = await admit_stream(call, request)
-                    else:
-                        await admit(call, request)
+                    request = await admit(call, request, requests_stream)
                     async for item in inner(request, context):
                         yield item
                 except grpc.aio.AbortError:

@@ -105,14 +105,6 @@ def tail_consumer(
         fetch_max_wait_ms=fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms,
         retry_backoff_ms=200,
         metadata_max_age_ms=5_000,
-        # A member that sends no heartbeat for this long leaves the group; heartbeats go
-        # from a task of their own, and a member rejoins once its batch in flight is
-        # committed (well under a second). 6 s is the least Kafka brokers allow by default;
-        # the embedded broker holds every join for half of it, so the 10 s default made
-        # each start take 5 s.
-        session_timeout_ms=6_000,
-        heartbeat_interval_ms=2_000,
-        rebalance_timeout_ms=6_000,
     )
 
 

@@ -39,6 +39,13 @@ class Retention:
         if not (_NAME.match(self.table) and _NAME.match(self.column)):
             raise ValueError(f"not a plain SQL name: {self.table}.{self.column}")
 
+    async def purge(self, conn: asyncpg.Connection, settings: Settings) -> int:
+        """Deletes this table's rows past their retention (see `purge`); how many went."""
+        spared = self.spared_topics(settings) if self.spared_topics else None
+        return await purge(
+            conn, self.table, self.column, self.seconds(settings), spared_topics=spared
+        )
+
 
 # The runtime's own tables, in every service's schema: published outbox rows, and the
 # events a consumer applied. Rows of the identity topic stay in the outbox: a broker that

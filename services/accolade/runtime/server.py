@@ -57,13 +57,7 @@ async def _purge(ctx: Context, tables: list[Retention]) -> None:
         for t in tables:
             try:
                 async with ctx.pool.acquire() as conn:
-                    deleted = await retention.purge(
-                        conn,
-                        t.table,
-                        t.column,
-                        t.seconds(ctx.settings),
-                        spared_topics=t.spared_topics(ctx.settings) if t.spared_topics else None,
-                    )
+                    deleted = await t.purge(conn, ctx.settings)
             except Exception as exc:  # noqa: BLE001 - try again next round; the rows keep
                 log.warning("retention purge failed", extra={"table": t.table, "error": repr(exc)})
                 continue

@@ -68,11 +68,12 @@ class Probe:
 def known_key(ring: KeyRing, role: int) -> str:
     """Puts a new key of tenant acme in `ring`, as the identity topic would; its token."""
     made = identity.new_key()
-    e = envelope_pb2.Envelope(tenant_id="acme")
-    e.api_key_changed.CopyFrom(
-        events_pb2.ApiKeyChanged(key_id=made.key_id, role=role, secret_sha256=made.secret_sha256)  # type: ignore[arg-type]
+    changed = events_pb2.ApiKeyChanged(
+        key_id=made.key_id,
+        role=role,  # type: ignore[arg-type]
+        secret_sha256=made.secret_sha256,
     )
-    ring.apply(e)
+    ring.apply(identity.message("acme", str(uuid.uuid4()), api_key_changed=changed))
     return made.token
 
 
@@ -193,7 +194,7 @@ async def test_a_call_needs_a_known_key_of_a_role_the_method_allows(probe: Probe
     agent = known_key(probe.ring, identity.AGENT)
     revoked = known_key(probe.ring, identity.INTEGRATION)
     e = envelope_pb2.Envelope(tenant_id="acme")
-    e.api_key_changed.key_id = revoked.split("_")[1]
+    e.api_key_changed.key_id = identity.key_id_of(revoked) or ""
     e.api_key_changed.revoked_at.GetCurrentTime()
     probe.ring.apply(e)
     forged = integration[:-4] + ("AAAA" if not integration.endswith("AAAA") else "BBBB")
@@ -205,7 +206,7 @@ async def test_a_call_needs_a_known_key_of_a_role_the_method_allows(probe: Probe
         assert await code(bad) is grpc.StatusCode.UNAUTHENTICATED, bad
     # A revocation is final: the key's older message read again does not undo it.
     again = envelope_pb2.Envelope(tenant_id="acme")
-    again.api_key_changed.key_id = revoked.split("_")[1]
+    again.api_key_changed.key_id = identity.key_id_of(revoked) or ""
     probe.ring.apply(again)
     assert await code(revoked) is grpc.StatusCode.UNAUTHENTICATED
     # Before a service has read its keys, it asks callers to retry rather than refusing.

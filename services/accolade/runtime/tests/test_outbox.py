@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 
 from accolade.local.embedded import EmbeddedBroker
-from accolade.runtime import db, kafka, outbox, retention
+from accolade.runtime import db, kafka, outbox
 from accolade.runtime.metrics import Metrics
 from accolade.runtime.relay import OutboxRelay
 from accolade.runtime.retention import OUTBOX
@@ -161,13 +161,35 @@ async def test_purge_deletes_only_published_rows_past_retention(
     expired = dataclasses.replace(settings, outbox_retention_seconds=0.0)
 
     async with runtime_pool.acquire() as conn:
-        kept = await retention.purge(conn, OUTBOX.table, OUTBOX.column, OUTBOX.seconds(settings))
-        purged = await retention.purge(conn, OUTBOX.table, OUTBOX.column, OUTBOX.seconds(expired))
+        kept = await OUTBOX.purge(conn, settings)
+        purged = await OUTBOX.purge(conn, expired)
     assert kept == 0
     assert purged == 2
 
     left = await runtime_pool.fetch("SELECT event_id::text, published_at FROM outbox")
     assert [(r["event_id"], r["published_at"]) for r in left] == [(waiting.event_id, None)]
+
+
+async def test_identity_rows_outlast_the_outbox_retention(
+    settings_for, runtime_pool: asyncpg.Pool
+) -> None:
+    # Services keep keys only in memory: the identity topic must always be refillable.
+    settings: Settings = settings_for("gateway")
+    await kafka.ensure_topics(settings)
+    identity_topic = settings.topics.topic("identity")
+    await add(runtime_pool, identity_topic, [award("acme", "k1")])
+    await add(runtime_pool, settings.topics.topic("awards"), [award("acme", "a1")])
+    async with opened_relay(settings, runtime_pool, Metrics.create("rt")) as relay:
+        await relay.publish_pending()
+    expired = dataclasses.replace(settings, outbox_retention_seconds=0.0)
+
+    async with runtime_pool.acquire() as conn:
+        purged = await OUTBOX.purge(conn, expired)
+
+    assert purged == 1
+    assert [r["topic"] for r in await runtime_pool.fetch("SELECT topic FROM outbox")] == [
+        identity_topic
+    ]
 
 
 async def test_after_the_broker_loses_its_log_the_idle_relay_publishes_everything_again(
