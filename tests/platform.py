@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import re
 import signal
 import subprocess
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +23,7 @@ from accolade.local.embedded import free_port
 from accolade.local.stack import (
     Endpoint,
     prepare,
+    scrape,
     service_env,
     start_service,
     stop_processes,
@@ -93,8 +94,7 @@ class Platform:
             self.endpoints[name] = Endpoint(name, free_port(), free_port())
         await prepare(self.database_url, self.bootstrap, self.namespace, self.partitions)
         for tenant in self.tenants:
-            self.admin_keys[tenant] = await self.make_key(tenant, identity.ADMIN)
-            self.integration_keys[tenant] = await self.make_key(tenant, identity.INTEGRATION)
+            await self._make_tenant(tenant)
         for name in catalog.NAMES:
             self.processes[name] = start_service(self.env(name), name, self.log_dir)
         await self.wait_serving(catalog.NAMES)
@@ -108,26 +108,30 @@ class Platform:
     async def add_tenant(self, tenant: str) -> None:
         """Makes a tenant with an admin and an integration key once the platform runs, and
         waits until every service knows them."""
-        self.admin_keys[tenant] = await self.make_key(tenant, identity.ADMIN)
-        self.integration_keys[tenant] = await self.make_key(tenant, identity.INTEGRATION)
+        await self._make_tenant(tenant)
         await self.keys_known(len(self.admin_keys) + len(self.integration_keys))
 
+    async def _make_tenant(self, tenant: str) -> None:
+        """Makes a tenant in the gateway's store, with an admin and an integration key."""
+        async with self._gateway_store() as (conn, topic):
+            lateness = self.lateness_seconds or _identity.DEFAULT_LATENESS
+            await _identity.create_tenant(conn, topic, tenant, tenant, lateness=lateness)
+        self.admin_keys[tenant] = await self.make_key(tenant, identity.ADMIN)
+        self.integration_keys[tenant] = await self.make_key(tenant, identity.INTEGRATION)
+
     async def make_key(self, tenant: str, role: int, **scope: str) -> str:
-        """Makes a key (and its tenant, if new) in the gateway's store; returns its token."""
-        conn = await asyncpg.connect(self.database_url, server_settings={"search_path": "gateway"})
-        topic = Topics(self.namespace).topic("identity")
-        try:
-            await _identity.create_tenant(
-                conn,
-                topic,
-                tenant,
-                tenant,
-                lateness=self.lateness_seconds or _identity.DEFAULT_LATENESS,
-            )
+        """Makes a key of a tenant in the gateway's store; returns its token."""
+        async with self._gateway_store() as (conn, topic):
             _, token = await _identity.create_key(conn, topic, tenant, role, **scope)
+        return token
+
+    @contextlib.asynccontextmanager
+    async def _gateway_store(self) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+        conn = await asyncpg.connect(self.database_url, server_settings={"search_path": "gateway"})
+        try:
+            yield conn, Topics(self.namespace).topic("identity")
         finally:
             await conn.close()
-        return token
 
     async def keys_known(self, count: int, services: Iterable[str] = catalog.NAMES) -> None:
         """Waits until every service knows at least `count` keys that are not revoked."""
@@ -172,9 +176,7 @@ class Platform:
             await testing.outbox_published(self.settings(service))
 
     def metrics(self, service: str) -> str:
-        url = f"http://127.0.0.1:{self.endpoints[service].metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return str(reply.read().decode())
+        return scrape(f"http://127.0.0.1:{self.endpoints[service].metrics_port}/metrics")
 
     # Clients.
     @property

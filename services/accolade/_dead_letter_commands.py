@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 
 import asyncpg
 
 from accolade import _options, catalog
 from accolade.runtime import deadletters
 
-_AGO = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
 
 def consumers() -> list[str]:
     """Every consumer's name, "<service>.<consumer>"."""
     return [f"{n}.{c.name}" for n in catalog.NAMES for c in catalog.load(n).consumers]
-
-
-def since(value: str) -> datetime:
-    """An ISO 8601 time (UTC unless it says otherwise), or how long ago: 30m, 2h, 7d.
-
-    Raises:
-        argparse.ArgumentTypeError: neither.
-    """
-    if match := _AGO.match(value.strip()):
-        amount, unit = match.groups()
-        return datetime.now(UTC) - timedelta(**{_UNITS[unit]: int(amount)})
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a time (2026-12-01T09:00:00Z) or a duration ago (30m, 2h, 7d)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             help="the consumer: " + ", ".join(consumers()),
         )
         a.add_argument(
-            "--since", type=since, help="only letters since then: a time, or 30m, 2h, 7d"
+            "--since", type=_options.since, help="only letters since then: a time, or 30m, 2h, 7d"
         )
         _options.database(a)
         if name == "replay":
@@ -120,9 +98,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         )
         for r in letters
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    for row in [header, *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    _options.table(header, rows)
     return 0
 
 

@@ -34,16 +34,6 @@ def _database(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _duration(value: str) -> int:
-    """Seconds from 72h, 3d, 90m or a plain number of seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = value.strip()
-    try:
-        return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 72h or 3d") from None
-
-
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Adds `tenants` and `keys` to the command line."""
     tenants = sub.add_parser("tenants", help="create or list tenants").add_subparsers(
@@ -58,7 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
     p.add_argument(
         "--lateness",
-        type=_duration,
+        type=_options.seconds,
         default=_identity.DEFAULT_LATENESS,
         help="how late an event may arrive and still count in its window (default 72h)",
     )
@@ -156,7 +146,7 @@ async def _list_tenants(conn: asyncpg.Connection, topic: str, args: argparse.Nam
         )
         for r in await _identity.list_tenants(conn)
     ]
-    _table(("TENANT", "NAME", "TIME ZONE", "WEEK START", "LATENESS", "KEYS"), rows)
+    _print(("TENANT", "NAME", "TIME ZONE", "WEEK START", "LATENESS", "KEYS"), rows)
     return 0
 
 
@@ -191,7 +181,7 @@ async def _list_keys(conn: asyncpg.Connection, topic: str, args: argparse.Namesp
         )
         for k in await _identity.list_keys(conn, args.tenant)
     ]
-    _table(("KEY", "TENANT", "ROLE", "SCOPE", "CREATED (UTC)", "REVOKED (UTC)", "LABEL"), rows)
+    _print(("KEY", "TENANT", "ROLE", "SCOPE", "CREATED (UTC)", "REVOKED (UTC)", "LABEL"), rows)
     return 0
 
 
@@ -202,10 +192,8 @@ async def _revoke_key(conn: asyncpg.Connection, topic: str, args: argparse.Names
     return 0
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    if not rows:
+def _print(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    if rows:
+        _options.table(header, rows)
+    else:
         print("(none)")
-        return
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -1,10 +1,14 @@
-"""Command-line options several commands share: where the database is, which key to use."""
+"""What several commands share: where the database is, which key to use, durations and
+times, and tables on the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from accolade.local.stack import ADMIN_KEY_FILE, URL_FILE
@@ -59,3 +63,53 @@ def api_key(args: argparse.Namespace) -> str:
         f"accolade: no key: pass --key or set ACCOLADE_KEY (`accolade up` writes its admin "
         f"key to {local})"
     )
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(value: str) -> timedelta | None:
+    """A duration such as 90s, 30m, 72h or 7d; None when `value` is not one."""
+    if match := _DURATION.match(value.strip()):
+        amount, unit = match.groups()
+        return timedelta(**{_UNITS[unit]: float(amount)})
+    return None
+
+
+def seconds(value: str) -> int:
+    """Whole seconds from a duration (72h, 3d) or a plain number of seconds.
+
+    Raises:
+        argparse.ArgumentTypeError: neither.
+    """
+    if (length := duration(value)) is not None:
+        return int(length.total_seconds())
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 72h or 3d") from None
+
+
+def since(value: str) -> datetime:
+    """An ISO 8601 time (UTC unless it says otherwise), or how long ago: 30m, 2h, 7d.
+
+    Raises:
+        argparse.ArgumentTypeError: neither.
+    """
+    if (ago := duration(value)) is not None:
+        return datetime.now(UTC) - ago
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time (2026-12-01T09:00:00Z) or a duration ago (30m, 2h, 7d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Prints `rows` under `header` in columns as wide as their widest value."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -12,7 +12,6 @@ from pathlib import Path
 import grpc
 
 from accolade import _options, _replay_commands, clients, programs
-from accolade._dead_letter_commands import since
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
@@ -34,12 +33,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--dry-run", action="store_true", help="validate and show what would change")
     p.add_argument(
         "--effective-at",
-        type=since,
+        type=_options.since,
         help="when the new versions come into force (default now): a time, or 2h, 7d ago",
     )
     p.add_argument(
         "--backfill",
-        type=since,
+        type=_options.since,
         metavar="SINCE",
         help="count the archived history since SINCE (a time, or 30d ago) for new badges",
     )
@@ -200,7 +199,7 @@ async def _get(args: argparse.Namespace) -> int:
                         end="",
                     )
                 else:
-                    _table(
+                    _options.table(
                         ("LEVEL", "NAME", "XP"),
                         [(str(lv.level), lv.name, str(lv.xp)) for lv in table.spec.levels],
                     )
@@ -226,7 +225,7 @@ async def _get(args: argparse.Namespace) -> int:
             programs.to_yaml([programs.dump("Badge", b, with_version=True) for b in badges]), end=""
         )
         return 0
-    _table(
+    _options.table(
         ("ID", "NAME", "EVENT", "AGGREGATE", "WINDOW", "TIERS", "VERSION"),
         [
             (
@@ -242,9 +241,3 @@ async def _get(args: argparse.Namespace) -> int:
         ],
     )
     return 0
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

@@ -17,7 +17,7 @@ import asyncpg
 
 from accolade.rules import calendar
 from accolade.runtime import identity, outbox
-from accolade.runtime.errors import InvalidArgument, NotFound
+from accolade.runtime.errors import NotFound
 from accolade.runtime.identity import ADMIN, AGENT, INTEGRATION, MANAGER, OPS
 from accolade.runtime.validation import Violations
 from accolade.v1 import events_pb2
@@ -44,7 +44,13 @@ class KeyRow:
 
 
 def validate_tenant(
-    tenant_id: str, display_name: str, time_zone: str, week_start: int, lateness: int
+    tenant_id: str,
+    display_name: str,
+    time_zone: str,
+    week_start: int,
+    lateness: int,
+    intake_per_second: float = 0.0,
+    reads_per_second: float = 0.0,
 ) -> None:
     """Checks a tenant's fields, naming each one at fault."""
     v = Violations()
@@ -63,6 +69,12 @@ def validate_tenant(
         v.add("week_start", "must be 1 (Monday) to 7 (Sunday)")
     if lateness < 0:
         v.add("lateness", "must not be negative")
+    for name, rate in (
+        ("intake_per_second", intake_per_second),
+        ("reads_per_second", reads_per_second),
+    ):
+        if rate < 0:
+            v.add(name, "must not be negative (0 is the services' default)")
     v.check()
 
 
@@ -116,9 +128,15 @@ async def create_tenant(
     reads_per_second: float = 0.0,
 ) -> bool:
     """Creates a tenant, or updates its settings; True when it is new."""
-    validate_tenant(tenant_id, display_name, time_zone, week_start, lateness)
-    if intake_per_second < 0 or reads_per_second < 0:
-        raise InvalidArgument([("rate", "must not be negative")])
+    validate_tenant(
+        tenant_id,
+        display_name,
+        time_zone,
+        week_start,
+        lateness,
+        intake_per_second,
+        reads_per_second,
+    )
     async with conn.transaction():
         row = await conn.fetchrow(
             "INSERT INTO tenants (tenant_id, display_name, time_zone, week_start, "
@@ -199,16 +217,20 @@ async def create_key(
 
 
 async def revoke_key(conn: asyncpg.Connection, topic: str, key_id: str) -> KeyRow:
-    """Revokes a key everywhere (within seconds: as soon as the services read it)."""
+    """Revokes a key everywhere (within seconds: as soon as the services read it). A key
+    revoked already stays as it was, and nothing is published again."""
     async with conn.transaction():
         row = await conn.fetchrow(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 "
+            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL "
             "RETURNING *",
             key_id,
         )
+        if row is not None:
+            await outbox.write(conn, [_key_row(topic, row)])
+            return _key(row)
+        row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_id = $1", key_id)
         if row is None:
             raise NotFound(f"no key {key_id!r}")
-        await outbox.write(conn, [_key_row(topic, row)])
     return _key(row)
 
 

@@ -201,7 +201,7 @@ async def wait_keys_known(eps: list[Endpoint], count: int, within: float = 30) -
         pattern = re.compile(rf"^accolade_{e.service}_api_keys ([0-9.e+]+)$", re.MULTILINE)
         while True:
             with contextlib.suppress(OSError):
-                text = await asyncio.to_thread(_get, url)
+                text = await asyncio.to_thread(scrape, url)
                 if (m := pattern.search(text)) and float(m.group(1)) >= count:
                     break
             if time.monotonic() > deadline:
@@ -211,8 +211,9 @@ async def wait_keys_known(eps: list[Endpoint], count: int, within: float = 30) -
             await asyncio.sleep(0.1)
 
 
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - our own endpoint
+def scrape(url: str) -> str:
+    """The text of a service's /metrics endpoint."""
+    with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - our own endpoint
         return str(reply.read().decode())
 
 
