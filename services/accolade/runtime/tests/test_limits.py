@@ -7,10 +7,12 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from grpc_status import rpc_status
 
-from accolade.runtime.errors import RateLimited
-from accolade.runtime.identity import KeyRing
+from accolade.runtime.auth import access, scope
+from accolade.runtime.errors import PermissionDenied, RateLimited
+from accolade.runtime.identity import AGENT, KeyRing, Principal
 from accolade.runtime.limits import INTAKE, READ, Limiter
 from accolade.testing import interaction
+from accolade.v1 import achievements_service_pb2 as ach
 from accolade.v1 import envelope_pb2
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -86,3 +88,17 @@ async def test_over_the_limit_is_resource_exhausted_with_when_to_retry(start_ser
     retry = error_details_pb2.RetryInfo()
     assert detail.Unpack(retry)
     assert 0 < retry.retry_delay.ToMilliseconds() <= 1000
+
+
+async def test_a_call_refused_for_its_scope_costs_nothing() -> None:
+    clock, ring = Clock(), KeyRing()
+    limiter = Limiter(ring, {INTAKE: 0, READ: 1}, clock)
+    agent = Principal("acme", AGENT, "k1", agent_id="a1")
+    rule = access(AGENT, agent="agent_id")
+
+    with pytest.raises(PermissionDenied):
+        await scope(agent, rule, ach.ListAgentBadgesRequest(agent_id="a2"), None, limiter)
+    # The one read a second is still there for the agent's own data.
+    await scope(agent, rule, ach.ListAgentBadgesRequest(agent_id="a1"), None, limiter)
+    with pytest.raises(RateLimited):
+        await scope(agent, rule, ach.ListAgentBadgesRequest(agent_id="a1"), None, limiter)
