@@ -31,3 +31,4 @@ if [[ ! -x node_modules/.bin/buf ]]; then
     echo "bootstrap: npm not found; proto lint will be skipped" >&2
   fi
 fi
+scripts/browser.sh

@@ -22,6 +22,7 @@ from accolade.gateway import _identity
 from accolade.local.embedded import free_port
 from accolade.local.stack import (
     Endpoint,
+    platform_env,
     prepare,
     scrape,
     service_env,
@@ -84,6 +85,7 @@ class Platform:
                 "ACCOLADE_TOPIC_NAMESPACE": self.namespace,
                 "ACCOLADE_TOPIC_PARTITIONS": str(self.partitions),
                 "ACCOLADE_HEALTH_INTERVAL_SECONDS": str(self.health_interval),
+                **platform_env(list(self.endpoints.values())),
                 **self.extra_env,
             },
         )
@@ -91,7 +93,8 @@ class Platform:
     async def start(self) -> None:
         """Creates topics, migrates, starts every service and waits until all are SERVING."""
         for name in catalog.NAMES:
-            self.endpoints[name] = Endpoint(name, free_port(), free_port())
+            console = free_port() if name == "gateway" else 0
+            self.endpoints[name] = Endpoint(name, free_port(), free_port(), console)
         await prepare(self.database_url, self.bootstrap, self.namespace, self.partitions)
         for tenant in self.tenants:
             await self._make_tenant(tenant)
@@ -124,6 +127,13 @@ class Platform:
         async with self._gateway_store() as (conn, topic):
             _, token = await _identity.create_key(conn, topic, tenant, role, **scope)
         return token
+
+    async def revoke(self, token: str) -> None:
+        """Revokes a key in the gateway's store."""
+        key_id = identity.key_id_of(token)
+        assert key_id is not None, "not a key"
+        async with self._gateway_store() as (conn, topic):
+            await _identity.revoke_key(conn, topic, key_id)
 
     @contextlib.asynccontextmanager
     async def _gateway_store(self) -> AsyncIterator[tuple[asyncpg.Connection, str]]:

@@ -50,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "GatewayService.StreamEvents": {"integration", "admin"},
     "GatewayService.WatchAgent": {"agent", "manager", "admin"},
     "GatewayService.ExportEvents": {"admin"},
+    "GatewayService.CreateAgentSession": {"integration", "admin"},
     "FeedbackService.SubmitSurvey": {"integration", "admin"},
     "AchievementsService.ListAgentBadges": {"agent", "manager", "admin"},
     "AchievementsService.GetAgentProgress": {"agent", "manager", "admin"},
@@ -100,6 +101,9 @@ SAMPLES: dict[str, Callable[[str, str], Any]] = {
         lambda: _stream(gw.StreamEventsRequest(events=[interaction(t, a)]))
     ),
     "GatewayService.ExportEvents": lambda t, a: gw.ExportEventsRequest(tenant_id=t),
+    "GatewayService.CreateAgentSession": lambda t, a: gw.CreateAgentSessionRequest(
+        tenant_id=t, agent_id=a
+    ),
     "FeedbackService.SubmitSurvey": lambda t, a: fb.SubmitSurveyRequest(
         tenant_id=t, agent_id=a, survey_id=str(uuid.uuid4()), interaction_id="i-1", csat=5
     ),
@@ -235,6 +239,12 @@ async def test_every_rpc_answers_each_role_and_each_tenant_as_the_roles_table_sa
         for role, value in ROLES.items()
     }
     await platform.keys_known(len(platform.admin_keys) * 2 + len(keys))
+    # An agent session minted for a1 must be answered exactly as a1's agent key is.
+    minted = await platform.gateway.CreateAgentSession(
+        gw.CreateAgentSessionRequest(agent_id=AGENT_ID),
+        metadata=clients.bearer(platform.integration_keys[tenant]),
+    )
+    keys["session"] = minted.token
     # The roster: a1 is in the manager's team, a2 is not.
     await platform.gateway.UpsertAgents(
         gw.UpsertAgentsRequest(
@@ -257,7 +267,8 @@ async def test_every_rpc_answers_each_role_and_each_tenant_as_the_roles_table_sa
                 got = await caller.code(service, rpc, path, sample(tenant, AGENT_ID), key)
                 if got is not Code.UNAUTHENTICATED:
                     wrong.append(f"{rpc} with key {key!r}: {got.name}")
-            for role, key in keys.items():
+            for name, key in keys.items():
+                role = "agent" if name == "session" else name
                 allowed = role in ALLOWED[rpc]
                 own = await caller.code(service, rpc, path, sample(tenant, AGENT_ID), key)
                 foreign = await caller.code(service, rpc, path, sample(other, AGENT_ID), key)

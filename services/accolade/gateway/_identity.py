@@ -90,6 +90,7 @@ def _tenant_row(topic: str, r: asyncpg.Record) -> outbox.Row:
             version=r["version"],
             intake_per_second=r["intake_per_second"],
             reads_per_second=r["reads_per_second"],
+            session_secret=r["session_secret"],
         ),
     )
     return outbox.Row(topic, identity.message_key(e), e.event_id, e.SerializeToString())

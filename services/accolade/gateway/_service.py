@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 
 from accolade.gateway import _archive, _intake, _notifications, _roster
+from accolade.gateway._console import Console
 from accolade.gateway._watch import Hub
-from accolade.runtime.auth import access
-from accolade.runtime.errors import AccoladeError
+from accolade.runtime import identity
+from accolade.runtime.auth import access, caller
+from accolade.runtime.errors import AccoladeError, FailedPrecondition
+from accolade.runtime.http import HttpServer
 from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
 from accolade.runtime.limits import INTAKE
 from accolade.runtime.retention import Retention
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations
+from accolade.v1 import achievements_service_pb2_grpc as ach_grpc
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
 
 
 class WatcherTooSlow(AccoladeError):
@@ -78,6 +86,33 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 events=[pb.ArchivedEvent(topic=t, event=e) for t, e in page]
             )
 
+    async def CreateAgentSession(
+        self, request: pb.CreateAgentSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateAgentSessionResponse:
+        v = Violations()
+        v.identifier("agent_id", request.agent_id)
+        ttl = request.ttl_seconds or identity.DEFAULT_SESSION_SECONDS
+        if not 60 <= ttl <= identity.MAX_SESSION_SECONDS:
+            v.add("ttl_seconds", f"must be 60 to {identity.MAX_SESSION_SECONDS} (0: 3600)")
+        v.check()
+        tenant = self._ctx.identity.tenant(request.tenant_id)
+        if tenant is None or not tenant.session_secret:
+            raise FailedPrecondition(
+                f"tenant {request.tenant_id!r} has no session secret yet: run "
+                "`accolade tenants create` for it again to publish one"
+            )
+        expires_at = int(time.time()) + ttl
+        token = identity.session_token(
+            tenant.session_secret,
+            request.tenant_id,
+            request.agent_id,
+            caller.get().key_id,
+            expires_at,
+        )
+        response = pb.CreateAgentSessionResponse(token=token)
+        response.expires_at.FromDatetime(datetime.fromtimestamp(expires_at, UTC))
+        return response
+
     async def WatchAgent(
         self, request: pb.WatchAgentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchAgentResponse]:
@@ -104,7 +139,31 @@ async def _build(ctx: Context) -> GatewayServicer:
     # until it follows its partitions again.
     ctx.spawn(hub.run, "watch-hub")
     ctx.ready_checks.append(lambda: hub.ready)
+    await _start_console(ctx, hub)
     return GatewayServicer(ctx, hub)
+
+
+async def _start_console(ctx: Context, hub: Hub) -> None:
+    """Serves the agent console over HTTP beside the gRPC API (see `_console.py`)."""
+    channel = grpc.aio.insecure_channel(ctx.settings.achievements_address)
+    ctx.on_exit("achievements channel", channel.close)
+    console = Console(
+        ctx.identity,
+        hub,
+        ctx.pool,
+        ach_grpc.AchievementsServiceStub(channel),  # type: ignore[no-untyped-call]
+        ctx.metrics,
+    )
+    server = HttpServer(console.handle, ctx.settings.grpc_host, ctx.settings.console_port)
+    try:
+        port = await server.start()
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"the console cannot listen on port {ctx.settings.console_port} ({exc.strerror})",
+        ) from exc
+    ctx.on_exit("console", server.close)
+    log.info("console listening", extra={"console_port": port})
 
 
 SERVICE = ServiceDefinition(
@@ -129,6 +188,7 @@ SERVICE = ServiceDefinition(
         "UpsertAgents": access(INTEGRATION, limit=INTAKE),
         "WatchAgent": access(AGENT, MANAGER, agent="agent_id"),
         "ExportEvents": access(),
+        "CreateAgentSession": access(INTEGRATION),
     },
     team_of=_roster.team_of,
 )

@@ -24,9 +24,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from accolade import catalog
 from accolade.gateway import _identity
+from accolade.local.console import SampleDesktop
+from accolade.local.demo import AGENTS as DEMO_AGENTS
 from accolade.local.embedded import EmbeddedBroker, EmbeddedPostgres
 from accolade.runtime import admin, identity
-from accolade.runtime.settings import SERVICE_PORTS, Settings, Topics
+from accolade.runtime.settings import CONSOLE_PORT, SERVICE_PORTS, Settings, Topics
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ URL_FILE = "database.url"
 # for the demo and the commands run beside it.
 LOCAL_TENANT = "local"
 ADMIN_KEY_FILE = "admin.key"
+# The sample agent desktop `accolade up` serves, with the console card in it.
+SAMPLE_DESKTOP_PORT = 8089
+
 INTEGRATION_KEY_FILE = "integration.key"
 # Set in each service's environment: the service exits when this process does.
 PARENT_VARIABLE = "ACCOLADE_LOCAL_PARENT_PID"
@@ -65,11 +70,28 @@ class Endpoint:
     service: str
     grpc_port: int
     metrics_port: int
+    # The gateway's agent console (HTTP); 0 for the other services.
+    console_port: int = 0
 
 
 def endpoints(port_offset: int = 0) -> list[Endpoint]:
     """The services' ports, the design's defaults shifted by `port_offset`."""
-    return [Endpoint(n, g + port_offset, m + port_offset) for n, (g, m) in SERVICE_PORTS.items()]
+    return [
+        Endpoint(
+            n,
+            g + port_offset,
+            m + port_offset,
+            CONSOLE_PORT + port_offset if n == "gateway" else 0,
+        )
+        for n, (g, m) in SERVICE_PORTS.items()
+    ]
+
+
+def platform_env(eps: list[Endpoint]) -> dict[str, str]:
+    """Settings that tell a service where the others listen (the gateway's console reads
+    achievements)."""
+    by_name = {e.service: e for e in eps}
+    return {"ACCOLADE_ACHIEVEMENTS_ADDRESS": f"127.0.0.1:{by_name['achievements'].grpc_port}"}
 
 
 def service_env(
@@ -83,6 +105,7 @@ def service_env(
         "ACCOLADE_GRPC_HOST": "127.0.0.1",
         "ACCOLADE_GRPC_PORT": str(endpoint.grpc_port),
         "ACCOLADE_METRICS_PORT": str(endpoint.metrics_port),
+        "ACCOLADE_CONSOLE_PORT": str(endpoint.console_port),
         PARENT_VARIABLE: str(os.getpid()),
         **(extra or {}),
     }
@@ -261,6 +284,7 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
     broker = EmbeddedBroker(kafka_port, log_dir / "broker.log")
     processes: dict[str, subprocess.Popen[bytes]] = {}
     eps = endpoints(port_offset)
+    desktop: SampleDesktop | None = None
     try:
         postgres.start()
         (data_dir / URL_FILE).write_text(postgres.url + "\n")
@@ -270,11 +294,22 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
         keys = asyncio.run(local_keys(postgres.url, data_dir))
         for e in eps:
             processes[e.service] = start_service(
-                service_env(postgres.url, broker.bootstrap, e), e.service, log_dir
+                service_env(postgres.url, broker.bootstrap, e, platform_env(eps)),
+                e.service,
+                log_dir,
             )
         if not asyncio.run(_start_or_give_up(eps, processes, stop, log_dir)):
             return 1
         asyncio.run(wait_keys_known(eps, len(keys)))
+        gateway = next(e for e in eps if e.service == "gateway")
+        desktop = SampleDesktop(
+            f"127.0.0.1:{gateway.grpc_port}",
+            f"http://127.0.0.1:{gateway.console_port}",
+            keys[INTEGRATION_KEY_FILE],
+            DEMO_AGENTS,
+            port=SAMPLE_DESKTOP_PORT + port_offset,
+        )
+        desktop.start()
         print(f"\nAccolade is up in {time.monotonic() - started:.1f}s. Logs in {log_dir}.\n")
         print(f"  {'service':<14}{'gRPC':<18}metrics")
         for e in eps:
@@ -285,6 +320,10 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
         print(f"  Tenant {LOCAL_TENANT!r}; its keys (also in {data_dir}):")
         print(f"  {'admin':<14}{keys[ADMIN_KEY_FILE]}")
         print(f"  {'integration':<14}{keys[INTEGRATION_KEY_FILE]}\n")
+        print(f"  Agent console card: http://127.0.0.1:{gateway.console_port}/console/v1/card.js")
+        print(
+            f"  Sample agent desktop, to watch the demo's badges arrive live:\n    {desktop.url()}\n"
+        )
         print("Try `accolade demo` in another terminal. Ctrl-C stops everything.")
         sys.stdout.flush()
         while not stop.wait(0.5):
@@ -299,6 +338,8 @@ def up(data_dir: Path, kafka_port: int, port_offset: int) -> int:
         return 0
     finally:
         log.info("stopping services")
+        if desktop is not None:
+            desktop.close()
         stop_processes(processes)
         broker.stop()
         postgres.stop()

@@ -18,6 +18,7 @@ per call) and `scope` (for every request of it) apply the declaration:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -27,6 +28,10 @@ from google.protobuf import descriptor_pool
 from accolade.runtime.errors import NotFound, PermissionDenied
 from accolade.runtime.identity import ADMIN, AGENT, MANAGER, NAME_OF, Principal
 from accolade.runtime.limits import INTAKE, READ, Limiter
+
+# The caller of the RPC being handled, for methods that act on the caller's own behalf
+# (such as minting a session with its key). Set by the interceptor for each call.
+caller: contextvars.ContextVar[Principal] = contextvars.ContextVar("caller")
 
 # Looks up an agent's team: (tenant_id, agent_id) -> team id, or None for no such agent.
 TeamOf = Callable[[str, str], Awaitable[str | None]]

@@ -5,6 +5,13 @@ topic. Every service follows that topic from its beginning and keeps every key i
 memory (the `KeyRing`), so a call is authenticated without a database or network round
 trip, and without any service reading another's tables. A key is
 `acc_<key id>_<secret>`; only the SHA-256 of its secret is stored and published.
+
+An agent session token (`acs_...`) is minted by an integration or admin key for one
+agent and a few hours, for an agent's console: it names its tenant, agent, expiry and
+the key that minted it, signed with HMAC-SHA256 by the tenant's session secret (carried
+on the identity topic like the rest of the tenant). It is checked without any lookup
+but the ring's, stops at its expiry, and stops at once when the key that minted it is
+revoked.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import hmac
 import logging
 import re
 import secrets
+import time
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -45,6 +54,12 @@ ROLE_NAMES: Final[dict[str, int]] = {
 NAME_OF: Final[dict[int, str]] = {v: k for k, v in ROLE_NAMES.items()}
 
 _KEY = re.compile(r"^acc_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+SESSION_PREFIX: Final = "acs_"
+# Longest and default life of an agent session token: a shift, and an hour.
+MAX_SESSION_SECONDS: Final = 12 * 3600
+DEFAULT_SESSION_SECONDS: Final = 3600
+# The roles whose keys may mint agent sessions.
+MINTERS: Final = frozenset({INTEGRATION, ADMIN})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,6 +85,7 @@ class Tenant:
     version: int
     intake_per_second: float = 0.0
     reads_per_second: float = 0.0
+    session_secret: bytes = dataclasses.field(default=b"", repr=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,6 +108,26 @@ def key_id_of(token: str) -> str | None:
     """The public id of a key; None when `token` is not a key."""
     match = _KEY.match(token)
     return match.group(1) if match else None
+
+
+def _signed(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, b"accolade-session-v1\n" + payload, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def session_token(
+    secret: bytes, tenant_id: str, agent_id: str, minted_by: str, expires_at: int
+) -> str:
+    """An agent session token, valid until `expires_at` (seconds since the epoch)."""
+    payload = "\n".join((tenant_id, agent_id, minted_by, str(expires_at))).encode()
+    return f"{SESSION_PREFIX}{_b64(payload)}.{_b64(_signed(secret, payload))}"
+
+
+def _unb64(text: str) -> bytes:
+    return urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def message(tenant_id: str, event_id: str, **payload: Any) -> envelope_pb2.Envelope:
@@ -127,7 +163,10 @@ class KeyRing:
         self.loaded = False
 
     def authenticate(self, token: str) -> Principal | None:
-        """The caller `token` stands for; None for a malformed, unknown or revoked key."""
+        """The caller `token` stands for; None for a malformed, unknown or revoked key, or
+        a session token that is forged, expired or minted by a key since revoked."""
+        if token.startswith(SESSION_PREFIX):
+            return self._session(token)
         match = _KEY.match(token)  # (key_id_of, and the secret)
         if match is None:
             return None
@@ -138,6 +177,30 @@ class KeyRing:
         if not hmac.compare_digest(digest, known.secret_sha256):
             return None
         return known.principal
+
+    def _session(self, token: str) -> Principal | None:
+        payload_text, _, mac_text = token[len(SESSION_PREFIX) :].partition(".")
+        try:
+            payload, mac = _unb64(payload_text), _unb64(mac_text)
+            tenant_id, agent_id, minted_by, expiry = payload.decode().split("\n")
+            expires_at = int(expiry)
+        except ValueError:  # bad base64, bad UTF-8, wrong number of fields, bad number
+            return None
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None or not tenant.session_secret:
+            return None
+        if not hmac.compare_digest(mac, _signed(tenant.session_secret, payload)):
+            return None
+        minter = self._keys.get(minted_by)
+        if (
+            expires_at <= time.time()
+            or minter is None
+            or minter.revoked
+            or minter.principal.tenant_id != tenant_id
+            or minter.principal.role not in MINTERS
+        ):
+            return None
+        return Principal(tenant_id, AGENT, f"session:{minted_by}", agent_id)
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         """The tenant's settings, or None when no such tenant is known."""
@@ -177,6 +240,7 @@ class KeyRing:
                     t.version,
                     t.intake_per_second,
                     t.reads_per_second,
+                    t.session_secret,
                 )
 
 

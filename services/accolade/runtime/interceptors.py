@@ -175,6 +175,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             checked once, the scope of every request."""
             principal = call.authenticate(ring)
             auth.check_role(principal, method, rule)
+            auth.caller.set(principal)  # the call's own task: it ends with the call
             if not requests_stream:
                 await auth.scope(principal, rule, request, self.team_of, self._limiter)
                 return request

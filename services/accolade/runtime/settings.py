@@ -16,6 +16,9 @@ SERVICE_PORTS: Final[Mapping[str, tuple[int, int]]] = {
     "leaderboards": (50055, 9105),
 }
 
+# The gateway's agent console (HTTP): the card's script, snapshot and live stream.
+CONSOLE_PORT: Final = 8088
+
 TOPIC_NAMES: Final = (
     "activity",
     "feedback",
@@ -87,6 +90,10 @@ class Settings:
     grpc_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface of its pod
     grpc_port: int = 0
     metrics_port: int = 0
+    # The gateway's agent console (HTTP); other services do not listen on it.
+    console_port: int = 0
+    # Where the gateway's console reads an agent's badges and progress (achievements' gRPC).
+    achievements_address: str = f"127.0.0.1:{SERVICE_PORTS['achievements'][0]}"
     topics: Topics = Topics()
     topic_partitions: int = 3
     topic_replication_factor: int = 1
@@ -151,6 +158,10 @@ class Settings:
             grpc_host=reader.text("ACCOLADE_GRPC_HOST", "0.0.0.0"),  # noqa: S104
             grpc_port=reader.port("ACCOLADE_GRPC_PORT", grpc_default),
             metrics_port=reader.port("ACCOLADE_METRICS_PORT", metrics_default),
+            console_port=reader.port("ACCOLADE_CONSOLE_PORT", CONSOLE_PORT),
+            achievements_address=reader.text(
+                "ACCOLADE_ACHIEVEMENTS_ADDRESS", f"127.0.0.1:{SERVICE_PORTS['achievements'][0]}"
+            ),
             topics=Topics(reader.text("ACCOLADE_TOPIC_NAMESPACE", "accolade")),
             topic_partitions=reader.integer("ACCOLADE_TOPIC_PARTITIONS", 3, minimum=1),
             topic_replication_factor=reader.integer(

@@ -228,7 +228,7 @@ class AgentUpdated(_message.Message):
     def __init__(self, display_name: _Optional[str] = ..., team_id: _Optional[str] = ..., site_id: _Optional[str] = ..., version: _Optional[int] = ..., region_id: _Optional[str] = ..., time_zone: _Optional[str] = ..., manager_id: _Optional[str] = ..., hire_date: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TenantChanged(_message.Message):
-    __slots__ = ("display_name", "time_zone", "week_start", "lateness_seconds", "version", "intake_per_second", "reads_per_second")
+    __slots__ = ("display_name", "time_zone", "week_start", "lateness_seconds", "version", "intake_per_second", "reads_per_second", "session_secret")
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     WEEK_START_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +236,7 @@ class TenantChanged(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     INTAKE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     READS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    SESSION_SECRET_FIELD_NUMBER: _ClassVar[int]
     display_name: str
     time_zone: str
     week_start: int
@@ -243,7 +244,8 @@ class TenantChanged(_message.Message):
     version: int
     intake_per_second: float
     reads_per_second: float
-    def __init__(self, display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., week_start: _Optional[int] = ..., lateness_seconds: _Optional[int] = ..., version: _Optional[int] = ..., intake_per_second: _Optional[float] = ..., reads_per_second: _Optional[float] = ...) -> None: ...
+    session_secret: bytes
+    def __init__(self, display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., week_start: _Optional[int] = ..., lateness_seconds: _Optional[int] = ..., version: _Optional[int] = ..., intake_per_second: _Optional[float] = ..., reads_per_second: _Optional[float] = ..., session_secret: _Optional[bytes] = ...) -> None: ...
 
 class ApiKeyChanged(_message.Message):
     __slots__ = ("key_id", "role", "agent_id", "team_id", "secret_sha256", "revoked_at", "label")

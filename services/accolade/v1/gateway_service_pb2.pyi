@@ -116,6 +116,24 @@ class WatchAgentResponse(_message.Message):
     sequence: int
     def __init__(self, event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
+class CreateAgentSessionRequest(_message.Message):
+    __slots__ = ("tenant_id", "agent_id", "ttl_seconds")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    agent_id: str
+    ttl_seconds: int
+    def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class CreateAgentSessionResponse(_message.Message):
+    __slots__ = ("token", "expires_at")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class ExportEventsRequest(_message.Message):
     __slots__ = ("tenant_id", "topics", "since", "until")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

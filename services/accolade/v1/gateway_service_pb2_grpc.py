@@ -61,6 +61,11 @@ class GatewayServiceStub:
                 request_serializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsResponse.FromString,
                 _registered_method=True)
+        self.CreateAgentSession = channel.unary_unary(
+                '/accolade.v1.GatewayService/CreateAgentSession',
+                request_serializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -108,6 +113,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAgentSession(self, request, context):
+        """CreateAgentSession mints a short-lived token that reads and watches one agent's own
+        data, for an agent's console: the host page holds it instead of a long-lived key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +148,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.StreamEvents,
                     request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_gateway__service__pb2.StreamEventsResponse.SerializeToString,
+            ),
+            'CreateAgentSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAgentSession,
+                    request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +292,33 @@ class GatewayService:
             '/accolade.v1.GatewayService/StreamEvents',
             accolade_dot_v1_dot_gateway__service__pb2.StreamEventsRequest.SerializeToString,
             accolade_dot_v1_dot_gateway__service__pb2.StreamEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAgentSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.GatewayService/CreateAgentSession',
+            accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionRequest.SerializeToString,
+            accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
