@@ -55,6 +55,21 @@ async def _session(platform: Platform, tenant: str, agent: str, ttl: int = 0) ->
     return str(minted.token)
 
 
+async def _next_notification(
+    platform: Platform, tenant: str, agent: str, after: int
+) -> gw.WatchAgentResponse:
+    """The first notification the gateway holds for agent after sequence `after`."""
+    stream = platform.gateway.WatchAgent(
+        gw.WatchAgentRequest(tenant_id=tenant, agent_id=agent, after_sequence=after),
+        timeout=30,
+    )
+    try:
+        notification: gw.WatchAgentResponse = await stream.read()
+        return notification
+    finally:
+        stream.cancel()
+
+
 def _console(platform: Platform) -> str:
     return f"http://127.0.0.1:{platform.endpoints['gateway'].console_port}/console/v1"
 
@@ -119,14 +134,20 @@ class Browser:
         return answer
 
 
-@contextlib.asynccontextmanager
-async def browser() -> AsyncIterator[Browser]:
+def _browser_parts() -> str:
+    """The node binary, after checking that the browser and its driver are installed."""
     node = shutil.which("node")
     assert node, "node is missing: run scripts/browser.sh"
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: run scripts/browser.sh (as root)"
     assert os.path.isdir(DRIVER.parent / "node_modules" / "playwright-core"), (
         "playwright-core is missing: run scripts/browser.sh"
     )
+    return node
+
+
+@contextlib.asynccontextmanager
+async def browser() -> AsyncIterator[Browser]:
+    node = _browser_parts()
     process = await asyncio.create_subprocess_exec(
         node,
         str(DRIVER),
@@ -179,11 +200,20 @@ async def test_the_sample_desktop_shows_badges_live_in_chromium_across_a_gateway
             focused = (await b.do("tab", page="en", count=8))["focused"]
             assert any(f.startswith("First Resolution") for f in focused), focused
 
-            # The gateway restarts; the card reconnects by itself and resumes its stream.
+            # A refused token: the card asks its page for a new one, and the page's own
+            # server mints it (the integration key never reaches the browser).
+            await b.do("expire", page="en")
+
+            # The gateway dies and the browser loses its network; a badge is earned and the
+            # restarted gateway has its notification before the card can reconnect. The
+            # card must resume after the last notification it showed, or it never sees it.
+            await b.do("offline", offline=True)
             platform.kill("gateway")
-            await platform.restart("gateway")
             published = time.time() * 1000
             await platform.survey(tenant, "ana", 5)
+            await platform.restart("gateway")
+            assert (await _next_notification(platform, tenant, "ana", after=1)).sequence == 2
+            await b.do("offline", offline=False)
             seen = await b.do(
                 "badge", page="en", badge="five-stars", since=published, timeout=30000
             )
@@ -191,6 +221,7 @@ async def test_the_sample_desktop_shows_badges_live_in_chromium_across_a_gateway
             assert seen["status"] == "live"
             assert sorted(x["badge"] for x in seen["badges"]) == ["first-resolution", "five-stars"]
             assert seen["lastSequence"] == 2  # each notification once, none skipped
+            assert seen["errors"] == []  # no script on the page failed
 
             # Chinese, chosen by the page's lang.
             await b.do("open", page="zh", url=desktop.url("ana", lang="zh-CN"))

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +21,13 @@ import pytest
 
 from accolade import clients
 from accolade.local.embedded import free_port
-from accolade.local.stack import ADMIN_KEY_FILE, INTEGRATION_KEY_FILE, LOCAL_TENANT, endpoints
+from accolade.local.stack import (
+    ADMIN_KEY_FILE,
+    INTEGRATION_KEY_FILE,
+    LOCAL_TENANT,
+    SAMPLE_DESKTOP_PORT,
+    endpoints,
+)
 from accolade.v1 import (
     gateway_service_pb2,
     gateway_service_pb2_grpc,
@@ -34,7 +42,9 @@ pytestmark = pytest.mark.system
 def _free_offset() -> int:
     for _ in range(50):
         offset = random.randrange(1_000, 15_000, 10)
-        ports = [p for e in endpoints(offset) for p in (e.grpc_port, e.metrics_port)]
+        ports = [
+            p for e in endpoints(offset) for p in (e.grpc_port, e.metrics_port, e.console_port) if p
+        ] + [SAMPLE_DESKTOP_PORT + offset]
         with contextlib.ExitStack() as stack:
             try:
                 for port in ports:
@@ -111,6 +121,18 @@ class Up:
         return found
 
 
+def _printed_url(printed: str, part: str) -> str:
+    """The one URL `accolade up` printed that contains part."""
+    (url,) = {u for u in re.findall(r"https?://\S+", printed) if part in u}
+    return url
+
+
+def _text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - a URL it printed
+        text: str = reply.read().decode()
+    return text
+
+
 async def _scores(port: int, tenant: str, key: str) -> dict[str, int]:
     async with clients.channel(f"127.0.0.1:{port}", key) as channel:
         board = await leaderboards_service_pb2_grpc.LeaderboardsServiceStub(channel).GetLeaderboard(
@@ -143,6 +165,12 @@ async def test_stop_and_start_keeps_every_accepted_event_and_leaves_nothing_runn
     printed = "".join(up.output)
     assert f"admin         {admin}" in printed and f"integration   {integration}" in printed
     assert (up.data_dir / ADMIN_KEY_FILE).stat().st_mode & 0o077 == 0
+    # And the two addresses of the agent console: the card's script and a page that shows it.
+    card = _printed_url(printed, "/console/v1/card.js")
+    assert "customElements.define" in await asyncio.to_thread(_text, card)
+    desktop = _printed_url(printed, f":{SAMPLE_DESKTOP_PORT + up.offset}/")
+    page = await asyncio.to_thread(_text, desktop)
+    assert "<accolade-agent-card" in page and card in page
     first = [interaction(tenant, f"agent-{i % 4}", resolved=i % 5 != 0) for i in range(40)]
     try:
         await _publish(gateway, first, integration)

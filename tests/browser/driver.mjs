@@ -8,6 +8,10 @@
 //   {"op": "read", "page": "en"}                       the card's text, lang, status, badges
 //   {"op": "tab", "page": "en", "count": n}            press Tab n times; what has focus
 //   {"op": "shot", "page": "en", "path": "..."}        a screenshot
+//   {"op": "offline", "offline": true}                 cut (or restore) the browser's network
+//   {"op": "expire", "page": "en"}                     give the card a refused token; wait
+//                                                      until the page gave it a new one and
+//                                                      it is live again
 //   {"op": "close"}
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -49,7 +53,8 @@ async function badge({ page: name, badge, since, timeout }) {
 
 async function read({ page: name }) {
   const page = pages.get(name);
-  return page.evaluate((tag) => {
+  const errors = console_lines.filter((line) => line.startsWith(`[${name}] pageerror`));
+  const shown = await page.evaluate((tag) => {
     const card = document.querySelector(tag);
     const root = card.shadowRoot;
     return {
@@ -66,6 +71,7 @@ async function read({ page: name }) {
       lastSequence: card.lastSequence,
     };
   }, CARD);
+  return { ...shown, errors };
 }
 
 async function tab({ page: name, count }) {
@@ -91,7 +97,33 @@ async function shot({ page: name, path }) {
   return {};
 }
 
-const ops = { open, badge, read, tab, shot };
+async function offline({ offline }) {
+  await context.setOffline(offline);
+  return {};
+}
+
+async function expire({ page: name }) {
+  const page = pages.get(name);
+  const refused = "acs_refused.refused";
+  await page.evaluate(
+    ([tag, token]) => {
+      document.querySelector(tag).token = token;
+    },
+    [CARD, refused]
+  );
+  await page.waitForFunction(
+    ([tag, token]) => {
+      const card = document.querySelector(tag);
+      const live = card.shadowRoot.querySelector('.status[data-state="live"]');
+      return card.token && card.token !== token && live !== null;
+    },
+    [CARD, refused],
+    { timeout: 15000 }
+  );
+  return {};
+}
+
+const ops = { open, badge, read, tab, shot, offline, expire };
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   const command = JSON.parse(line);

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from accolade import catalog
-from accolade.runtime.settings import SERVICE_PORTS, Topics
+from accolade.runtime.settings import CONSOLE_PORT, SERVICE_PORTS, Topics
 
 CHART = Path(__file__).resolve().parents[1]
 REPO = CHART.parents[1]
@@ -228,9 +228,11 @@ def test_one_deployment_per_service_with_its_args_and_ports(helm: Helm, scenario
         assert container["name"] == name
         assert container["command"] == ["accolade"]
         assert container["args"] == ["serve", name]
+        console = {"console": CONSOLE_PORT} if name == "gateway" else {}
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
             "grpc": grpc_port,
             "metrics": metrics_port,
+            **console,
         }
         assert container["envFrom"][0] == {
             "configMapRef": {"name": configs[name]["metadata"]["name"]}
@@ -245,6 +247,7 @@ def test_one_deployment_per_service_with_its_args_and_ports(helm: Helm, scenario
         assert service_ports["grpc"]["port"] == grpc_port
         assert service_ports["grpc"]["appProtocol"] == "grpc"
         assert service_ports["metrics"]["port"] == metrics_port
+        assert {k: service_ports[k]["port"] for k in console} == console
         assert services[name]["spec"]["selector"].items() <= (
             deployment["spec"]["template"]["metadata"]["labels"].items()
         )
@@ -254,6 +257,14 @@ def test_one_deployment_per_service_with_its_args_and_ports(helm: Helm, scenario
         assert data["ACCOLADE_GRPC_PORT"] == str(grpc_port)
         assert data["ACCOLADE_METRICS_PORT"] == str(metrics_port)
         assert data["ACCOLADE_LOG_FORMAT"] == "json"
+        if name == "gateway":
+            # The console's snapshot reads from the achievements Service, on its gRPC port.
+            host, port = data["ACCOLADE_ACHIEVEMENTS_ADDRESS"].split(":")
+            assert host == services["achievements"]["metadata"]["name"]
+            assert int(port) == SERVICE_PORTS["achievements"][0]
+            assert data["ACCOLADE_CONSOLE_PORT"] == str(CONSOLE_PORT)
+        else:
+            assert "ACCOLADE_CONSOLE_PORT" not in data
         assert (
             float(data["ACCOLADE_SHUTDOWN_GRACE_SECONDS"])
             < (deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])
@@ -508,13 +519,39 @@ def test_network_policies_open_the_gateway_and_close_the_rest_by_default(helm: H
         assert spec["policyTypes"] == ["Ingress", "Egress"]
         pod_labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
         assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        gateway_pods = deployments["gateway"]["spec"]["template"]["metadata"]["labels"]
         if name == "gateway":
-            assert spec["ingress"] == [{"ports": [{"port": "grpc", "protocol": "TCP"}]}]
+            assert spec["ingress"] == [
+                {
+                    "ports": [
+                        {"port": "grpc", "protocol": "TCP"},
+                        {"port": "console", "protocol": "TCP"},
+                    ]
+                }
+            ]
+        elif name == "achievements":
+            # Only the gateway's console may call achievements.
+            (rule,) = spec["ingress"]
+            assert rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+            (peer,) = rule["from"]
+            assert peer["podSelector"]["matchLabels"].items() <= gateway_pods.items()
+            assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
         else:
             assert spec["ingress"] == []
-        # Egress only to DNS, Kafka and PostgreSQL, on their ports.
-        assert [_ports(rule) for rule in spec["egress"]] == EGRESS
-        assert all("to" not in rule for rule in spec["egress"])
+        # Egress only to DNS, Kafka and PostgreSQL, on their ports, and from the gateway to
+        # the achievements pods.
+        shared = spec["egress"][:3]
+        assert [_ports(rule) for rule in shared] == EGRESS
+        assert all("to" not in rule for rule in shared)
+        if name == "gateway":
+            (achievements,) = spec["egress"][3:]
+            assert _ports(achievements) == {(SERVICE_PORTS["achievements"][0], "TCP")}
+            (peer,) = achievements["to"]
+            assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == (
+                "achievements"
+            )
+        else:
+            assert spec["egress"][3:] == []
 
 
 def test_network_policies_follow_the_configured_peers(helm: Helm) -> None:
@@ -523,13 +560,20 @@ def test_network_policies_follow_the_configured_peers(helm: Helm) -> None:
     for name, policy in by_component(docs, "NetworkPolicy").items():
         spec = policy["spec"]
         clients = values["ingress"]["gateway" if name == "gateway" else "services"]["from"]
-        grpc_rule, metrics_rule = spec["ingress"]
-        assert grpc_rule == {"from": clients, "ports": [{"port": "grpc", "protocol": "TCP"}]}
+        rules = spec["ingress"]
+        if name == "achievements":
+            gateway_rule, *rules = rules
+            assert gateway_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+        grpc_rule, metrics_rule = rules
+        ports = [{"port": "grpc", "protocol": "TCP"}]
+        if name == "gateway":
+            ports.append({"port": "console", "protocol": "TCP"})
+        assert grpc_rule == {"from": clients, "ports": ports}
         assert metrics_rule == {
             "from": values["ingress"]["metrics"]["from"],
             "ports": [{"port": "metrics", "protocol": "TCP"}],
         }
-        dns, kafka, postgresql = spec["egress"]
+        dns, kafka, postgresql = spec["egress"][:3]
         assert (_ports(dns), dns["to"]) == (EGRESS[0], values["egress"]["dns"]["to"])
         assert (_ports(kafka), kafka["to"]) == ({(9093, "TCP")}, values["egress"]["kafka"]["to"])
         assert (_ports(postgresql), postgresql["to"]) == (

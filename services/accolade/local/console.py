@@ -88,6 +88,17 @@ TEXT = {
 }
 
 
+def _script_literal(value: str) -> str:
+    """value as a JavaScript string literal that is safe inside a <script> element.
+
+    HTML escaping is wrong there (the browser does not decode it in a script), so the
+    characters that could end the element or start markup are escaped for JavaScript.
+    """
+    return (
+        json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )
+
+
 class SampleDesktop:
     """Serves the sample page on its own thread and event loop, for `accolade up`."""
 
@@ -189,7 +200,7 @@ class SampleDesktop:
             langs=langs,
             gateway=e(self.gateway_console),
             token=e(session.token),
-            agent_json=e(json.dumps(agent)),
+            agent_json=_script_literal(agent),
         )
         return Response(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
 

@@ -176,6 +176,8 @@ def test_every_variable_overrides_its_default() -> None:
         "ACCOLADE_KAFKA_FETCH_MAX_WAIT_MS": "500",
         "ACCOLADE_LOG_FORMAT": "json",
         "ACCOLADE_LOG_LEVEL": "debug",
+        "ACCOLADE_CONSOLE_PORT": "9088",
+        "ACCOLADE_ACHIEVEMENTS_ADDRESS": "achievements.accolade.svc:50053",
     }
 
     settings = Settings.from_env("challenges", env)
@@ -201,6 +203,8 @@ def test_every_variable_overrides_its_default() -> None:
         kafka_fetch_max_wait_ms=500,
         log_format="json",
         log_level="DEBUG",
+        console_port=9088,
+        achievements_address="achievements.accolade.svc:50053",
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.grpc_port = 1  # type: ignore[misc]
