@@ -51,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
     "GatewayService.WatchAgent": {"agent", "manager", "admin"},
     "GatewayService.ExportEvents": {"admin"},
     "GatewayService.CreateAgentSession": {"integration", "admin"},
+    "GatewayService.WatchTeam": {"manager", "admin"},
     "FeedbackService.SubmitSurvey": {"integration", "admin"},
     "AchievementsService.ListAgentBadges": {"agent", "manager", "admin"},
     "AchievementsService.GetAgentProgress": {"agent", "manager", "admin"},
@@ -69,6 +70,7 @@ ALLOWED: dict[str, set[str]] = {
 # The RPCs that read one agent's data: agent keys only their own, managers their team's.
 AGENT_SCOPED = {
     "GatewayService.WatchAgent": True,  # value: whether manager keys may call it
+    "GatewayService.WatchTeam": True,  # a1's team is the manager's; a2's is not
     "AchievementsService.ListAgentBadges": True,
     "AchievementsService.GetAgentProgress": True,
     "AchievementsService.ExplainAward": True,
@@ -103,6 +105,9 @@ SAMPLES: dict[str, Callable[[str, str], Any]] = {
     "GatewayService.ExportEvents": lambda t, a: gw.ExportEventsRequest(tenant_id=t),
     "GatewayService.CreateAgentSession": lambda t, a: gw.CreateAgentSessionRequest(
         tenant_id=t, agent_id=a
+    ),
+    "GatewayService.WatchTeam": lambda t, a: gw.WatchTeamRequest(
+        tenant_id=t, team_id=TEAM if a == AGENT_ID else "t2"
     ),
     "FeedbackService.SubmitSurvey": lambda t, a: fb.SubmitSurveyRequest(
         tenant_id=t, agent_id=a, survey_id=str(uuid.uuid4()), interaction_id="i-1", csat=5

@@ -105,7 +105,9 @@ async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -
         )
     except programs.ProgramError as exc:
         return _fail(str(exc))
-    async with clients.channel(_target(args), _options.api_key(args)) as channel:
+    async with clients.channel(
+        _target(args), _options.api_key(args), clients.tls_from_env()
+    ) as channel:
         stub = pb_grpc.AchievementsServiceStub(channel)
         try:
             if args.dry_run:
@@ -184,7 +186,9 @@ def get(args: argparse.Namespace) -> int:
 
 
 async def _get(args: argparse.Namespace) -> int:
-    async with clients.channel(_target(args), _options.api_key(args)) as channel:
+    async with clients.channel(
+        _target(args), _options.api_key(args), clients.tls_from_env()
+    ) as channel:
         stub = pb_grpc.AchievementsServiceStub(channel)
         try:
             if args.kind == "leveltable":

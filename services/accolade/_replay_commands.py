@@ -52,7 +52,7 @@ async def archived(
     request = gw.ExportEventsRequest(tenant_id=tenant, topics=topics)
     if since is not None:
         request.since.FromDatetime(since)
-    async with clients.channel(target, api_key) as channel:
+    async with clients.channel(target, api_key, clients.tls_from_env()) as channel:
         async for page in gw_grpc.GatewayServiceStub(channel).ExportEvents(request):
             yield [a.event for a in page.events]
 
@@ -80,7 +80,7 @@ async def _replay(api_key: str, tenant: str, gateway: str, target: str) -> int:
                 yield pb.ReplayRequest(events=events)
 
     try:
-        async with clients.channel(target, api_key) as channel:
+        async with clients.channel(target, api_key, clients.tls_from_env()) as channel:
             reply = await pb_grpc.AchievementsServiceStub(channel).Replay(requests())
     except grpc.aio.AioRpcError as exc:
         print(f"\naccolade: {exc.code().name}: {exc.details()}", file=sys.stderr)

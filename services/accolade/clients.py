@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
@@ -63,6 +64,29 @@ def interceptors(key: str | KeyFor) -> list[Any]:
     return [kind(pick) for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
 
 
-def channel(address: str, key: str | KeyFor) -> grpc.aio.Channel:
-    """A plaintext channel to `address` whose calls present `key`."""
-    return grpc.aio.insecure_channel(address, interceptors=interceptors(key))
+def channel(
+    address: str, key: str | KeyFor, tls: grpc.ChannelCredentials | None = None
+) -> grpc.aio.Channel:
+    """A channel to `address` whose calls present `key`: over TLS with `tls` (see
+    `tls_from_env`), else plaintext."""
+    if tls is None:
+        return grpc.aio.insecure_channel(address, interceptors=interceptors(key))
+    return grpc.aio.secure_channel(address, tls, interceptors=interceptors(key))
+
+
+def tls_from_env(env: Mapping[str, str] = os.environ) -> grpc.ChannelCredentials | None:
+    """TLS credentials as the environment asks: ACCOLADE_TLS_CA_FILE names the CA bundle
+    that signed the services' certificates; ACCOLADE_TLS=1 trusts the system's CAs.
+    Neither: None (plaintext)."""
+    if ca_file := env.get("ACCOLADE_TLS_CA_FILE", "").strip():
+        try:
+            with open(ca_file, "rb") as file:
+                roots = file.read()
+        except OSError as exc:
+            raise SystemExit(
+                f"accolade: ACCOLADE_TLS_CA_FILE: cannot read {ca_file} ({exc.strerror})"
+            ) from None
+        return grpc.ssl_channel_credentials(root_certificates=roots)
+    if env.get("ACCOLADE_TLS", "").strip() in ("1", "true", "yes"):
+        return grpc.ssl_channel_credentials()
+    return None

@@ -142,6 +142,9 @@ renders a workload, so `helm template` and `helm install` both stop early.
 {{- fail "kafka.sasl: set kafka.sasl.username, or kafka.sasl.existingSecret with kafka.sasl.existingSecretUsernameKey" -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.tls.enabled (not .Values.tls.existingSecret) -}}
+{{- fail "tls: set tls.existingSecret (a Secret holding tls.crt, tls.key and ca.crt, such as a cert-manager Certificate's)" -}}
+{{- end -}}
 {{- if and .Values.kafka.strimzi.topics.enabled (not .Values.kafka.strimzi.topics.clusterName) -}}
 {{- fail "kafka.strimzi.topics: set kafka.strimzi.topics.clusterName (the strimzi.io/cluster label of the Kafka cluster)" -}}
 {{- end -}}
@@ -253,6 +256,12 @@ the values carry the credentials (the migration hook has a Secret of its own).
       - key: {{ $tls.caKey }}
         path: ca.crt
 {{- end }}
+{{- if .root.Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ .root.Values.tls.existingSecret }}
+    defaultMode: 0444
+{{- end }}
 {{- end -}}
 
 {{- define "accolade.volumeMounts" -}}
@@ -264,7 +273,15 @@ the values carry the credentials (the migration hook has a Secret of its own).
   mountPath: {{ include "accolade.kafka.caDir" . }}
   readOnly: true
 {{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: {{ include "accolade.tls.dir" . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
+
+{{/* Where the services' own certificate, key and CA bundle are mounted. */}}
+{{- define "accolade.tls.dir" -}}/etc/accolade/tls{{- end -}}
 
 {{/*
 Every Kafka topic of the platform: name (the resource suffix), topic (the full topic

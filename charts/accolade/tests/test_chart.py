@@ -499,6 +499,40 @@ def test_kafka_tls_mounts_the_ca_bundle_and_sasl_sets_its_mechanism(
             assert env["ACCOLADE_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
 
 
+def test_tls_mounts_the_certificate_and_probes_ask_the_plaintext_health_port(helm: Helm) -> None:
+    docs = helm.render("minimal", "tls.enabled=true", "tls.existingSecret=accolade-tls")
+    configs = by_component(docs, "ConfigMap")
+    for name, deployment in by_component(docs, "Deployment").items():
+        data = configs[name]["data"]
+        assert (
+            data["ACCOLADE_TLS_CERT_FILE"],
+            data["ACCOLADE_TLS_KEY_FILE"],
+            data["ACCOLADE_TLS_CA_FILE"],
+            data["ACCOLADE_PROBE_PORT"],
+        ) == (
+            "/etc/accolade/tls/tls.crt",
+            "/etc/accolade/tls/tls.key",
+            "/etc/accolade/tls/ca.crt",
+            "8090",
+        )
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == "accolade-tls"
+        (container,) = pod["containers"]
+        assert {"name": "tls", "mountPath": "/etc/accolade/tls", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+        assert {"name": "probe", "containerPort": 8090, "protocol": "TCP"} in container["ports"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert container[probe]["grpc"]["port"] == 8090
+    # Off by default: no certificate, and probes on the gRPC port.
+    for name, config in by_component(helm.render("minimal"), "ConfigMap").items():
+        if name in SERVICES:
+            assert "ACCOLADE_TLS_CERT_FILE" not in config["data"]
+            assert "ACCOLADE_PROBE_PORT" not in config["data"]
+    assert "tls.existingSecret" in helm.refuse("minimal", "tls.enabled=true")
+
+
 # --- network policies --------------------------------------------------------------------
 
 

@@ -74,6 +74,19 @@ async def latest(conn: asyncpg.Connection, tenant_id: str, agent_id: str) -> int
     return last or 0
 
 
+async def latest_many(
+    conn: asyncpg.Connection, tenant_id: str, agent_ids: list[str]
+) -> dict[str, int]:
+    """Each agent's last sequence so far (agents with none are left out: 0)."""
+    rows = await conn.fetch(
+        "SELECT agent_id, last FROM notification_sequences "
+        "WHERE tenant_id = $1 AND agent_id = ANY($2::text[])",
+        tenant_id,
+        agent_ids,
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def after(
     conn: asyncpg.Connection, wanted: list[tuple[str, str, int]]
 ) -> list[tuple[str, str, int, envelope_pb2.Envelope]]:

@@ -145,3 +145,13 @@ async def team_of(ctx: Context, tenant_id: str, agent_id: str) -> str | None:
         agent_id,
     )
     return team
+
+
+async def team_members(ctx: Context, tenant_id: str, team_id: str) -> list[str]:
+    """The agents the roster has in the team."""
+    rows = await ctx.pool.fetch(
+        "SELECT agent_id FROM roster_agents WHERE tenant_id = $1 AND team_id = $2 AND team_id <> ''",
+        tenant_id,
+        team_id,
+    )
+    return [r[0] for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import grpc
 from accolade.gateway import _archive, _intake, _notifications, _roster
 from accolade.gateway._console import Console
 from accolade.gateway._watch import Hub
-from accolade.runtime import identity
+from accolade.runtime import identity, tls
 from accolade.runtime.auth import access, caller
 from accolade.runtime.errors import AccoladeError, FailedPrecondition
 from accolade.runtime.http import HttpServer
@@ -26,6 +27,8 @@ from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+# How often a team stream reads its team's members again.
+TEAM_REFRESH_SECONDS = 2.0
 
 
 class WatcherTooSlow(AccoladeError):
@@ -132,6 +135,40 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                     )
                 yield pb.WatchAgentResponse(event=item[1], sequence=item[0])
 
+    async def WatchTeam(
+        self, request: pb.WatchTeamRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchTeamResponse]:
+        v = Violations()
+        v.identifier("tenant_id", request.tenant_id)
+        v.identifier("team_id", request.team_id)
+        for agent, sequence in sorted(request.after_sequences.items()):
+            v.identifier(f"after_sequences[{agent!r}]", agent)
+            if sequence < 0:
+                v.add(f"after_sequences[{agent!r}]", "must not be negative")
+        v.check()
+        tenant, team = request.tenant_id, request.team_id
+        async with self._hub.group(tenant) as group:
+            members = await _roster.team_members(self._ctx, tenant, team)
+            await group.follow(members, dict(request.after_sequences))
+            loop = asyncio.get_running_loop()
+            refresh = loop.time() + TEAM_REFRESH_SECONDS
+            while True:
+                if loop.time() >= refresh:
+                    # Agents who joined the team since are followed from their latest
+                    # notification on; agents who left are no longer sent.
+                    await group.follow(await _roster.team_members(self._ctx, tenant, team), {})
+                    refresh = loop.time() + TEAM_REFRESH_SECONDS
+                try:
+                    item = await asyncio.wait_for(group.queue.get(), refresh - loop.time())
+                except TimeoutError:
+                    continue
+                if item is None:
+                    raise WatcherTooSlow(
+                        "the stream fell behind; reconnect with after_sequences to continue"
+                    )
+                sequence, event = item
+                yield pb.WatchTeamResponse(agent_id=event.agent_id, event=event, sequence=sequence)
+
 
 async def _build(ctx: Context) -> GatewayServicer:
     hub = Hub(ctx.pool, ctx.metrics)
@@ -145,7 +182,13 @@ async def _build(ctx: Context) -> GatewayServicer:
 
 async def _start_console(ctx: Context, hub: Hub) -> None:
     """Serves the agent console over HTTP beside the gRPC API (see `_console.py`)."""
-    channel = grpc.aio.insecure_channel(ctx.settings.achievements_address)
+    address = ctx.settings.achievements_address
+    credentials = tls.channel_credentials(ctx.settings.tls)
+    channel = (
+        grpc.aio.insecure_channel(address)
+        if credentials is None
+        else grpc.aio.secure_channel(address, credentials)
+    )
     ctx.on_exit("achievements channel", channel.close)
     console = Console(
         ctx.identity,
@@ -154,7 +197,13 @@ async def _start_console(ctx: Context, hub: Hub) -> None:
         ach_grpc.AchievementsServiceStub(channel),  # type: ignore[no-untyped-call]
         ctx.metrics,
     )
-    server = HttpServer(console.handle, ctx.settings.grpc_host, ctx.settings.console_port)
+    server_tls = tls.load(ctx.settings.tls)
+    server = HttpServer(
+        console.handle,
+        ctx.settings.grpc_host,
+        ctx.settings.console_port,
+        None if server_tls is None else server_tls.ssl_context(),
+    )
     try:
         port = await server.start()
     except OSError as exc:
@@ -189,6 +238,7 @@ SERVICE = ServiceDefinition(
         "WatchAgent": access(AGENT, MANAGER, agent="agent_id"),
         "ExportEvents": access(),
         "CreateAgentSession": access(INTEGRATION),
+        "WatchTeam": access(MANAGER, team="team_id"),
     },
     team_of=_roster.team_of,
 )

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 import asyncpg
 
@@ -57,6 +57,9 @@ class Hub:
         self._pool = pool
         self._delivered = metrics.counter(
             "notifications_delivered", "Notifications handed to agents' streams."
+        )
+        self._watched = metrics.gauge(
+            "watched_agents", "Agents with at least one open stream on this replica."
         )
         self._queue_size = queue_size
         self._poll_seconds = poll_seconds
@@ -121,6 +124,27 @@ class Hub:
                 w.ended = True
 
     @contextlib.asynccontextmanager
+    async def group(self, tenant_id: str) -> AsyncIterator[Group]:
+        """One queue receiving the notifications of a changing set of the tenant's agents
+        (a team's), while the context is open; `Group.follow` sets the agents."""
+        group = Group(self, tenant_id, asyncio.Queue(self._queue_size))
+        try:
+            yield group
+        finally:
+            await group.follow((), {})
+
+    def _add(self, key: tuple[str, str], watcher: Watcher) -> None:
+        self._watchers[key].add(watcher)
+        self._watched.set(len(self._watchers))
+        self._wake.set()  # what it missed, at once
+
+    def _remove(self, key: tuple[str, str], watcher: Watcher) -> None:
+        self._watchers[key].discard(watcher)
+        if not self._watchers[key]:
+            del self._watchers[key]
+        self._watched.set(len(self._watchers))
+
+    @contextlib.asynccontextmanager
     async def watch(self, tenant_id: str, agent_id: str, after: int | None) -> AsyncIterator[Queue]:
         """A queue receiving the agent's notifications after `after` (from now on when
         None) while the context is open."""
@@ -129,11 +153,37 @@ class Hub:
                 after = await _notifications.latest(conn, tenant_id, agent_id)
         watcher = Watcher(asyncio.Queue(self._queue_size), after)
         key = (tenant_id, agent_id)
-        self._watchers[key].add(watcher)
-        self._wake.set()  # what it missed, at once
+        self._add(key, watcher)
         try:
             yield watcher.queue
         finally:
-            self._watchers[key].discard(watcher)
-            if not self._watchers[key]:
-                del self._watchers[key]
+            self._remove(key, watcher)
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Group:
+    """Streams of several agents into one queue: a watcher per agent, sharing it."""
+
+    hub: Hub
+    tenant_id: str
+    queue: Queue
+    watchers: dict[str, Watcher] = dataclasses.field(default_factory=dict)
+
+    async def follow(self, agents: Iterable[str], after: Mapping[str, int]) -> None:
+        """Follows exactly `agents` from now on: a new one after its sequence in `after`,
+        else from its latest; the others keep their place; agents no longer listed stop."""
+        wanted = set(agents)
+        for agent in set(self.watchers) - wanted:
+            self.hub._remove((self.tenant_id, agent), self.watchers.pop(agent))
+        new = sorted(wanted - set(self.watchers))
+        if not new:
+            return
+        live = [a for a in new if a not in after]
+        latest: dict[str, int] = {}
+        if live:
+            async with self.hub._pool.acquire() as conn:
+                latest = await _notifications.latest_many(conn, self.tenant_id, live)
+        for agent in new:
+            watcher = Watcher(self.queue, after.get(agent, latest.get(agent, 0)))
+            self.watchers[agent] = watcher
+            self.hub._add((self.tenant_id, agent), watcher)

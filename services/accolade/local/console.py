@@ -94,9 +94,7 @@ def _script_literal(value: str) -> str:
     HTML escaping is wrong there (the browser does not decode it in a script), so the
     characters that could end the element or start markup are escaped for JavaScript.
     """
-    return (
-        json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    )
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 class SampleDesktop:

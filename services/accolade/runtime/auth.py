@@ -11,7 +11,9 @@ per call) and `scope` (for every request of it) apply the declaration:
   to the key's tenant, and one naming another tenant is answered NOT_FOUND, exactly as
   for data that does not exist;
 - for methods that read one agent's data, an agent key reads only its own agent, and a
-  manager key only agents of its team: otherwise PERMISSION_DENIED;
+  manager key only agents of its team: otherwise PERMISSION_DENIED; for methods that
+  read a team's, a manager key reads only its own team (an empty team field is set to
+  it);
 - last, what the request costs is taken from the tenant's rate limit, so a refused call
   costs nothing.
 """
@@ -47,6 +49,8 @@ class Access:
             or of each item of a repeated field ("events.tenant_id").
         agent: the request field naming the one agent whose data the call reads or
             watches; agent and manager keys are held to their own agent or team.
+        team: the request field naming the one team whose data the call reads or
+            watches; manager keys are held to their own team.
         limit: which of the tenant's rate limits the call counts against: a read counts
             one per call; intake counts each event of the request (its `events`), or one.
     """
@@ -55,6 +59,7 @@ class Access:
     tenant: tuple[str, ...] = ("tenant_id",)
     agent: str | None = None
     limit: str = READ
+    team: str | None = None
 
     def allows(self, role: int) -> bool:
         return role == ADMIN or role in self.roles
@@ -69,9 +74,10 @@ def access(
     tenant: tuple[str, ...] = ("tenant_id",),
     agent: str | None = None,
     limit: str = READ,
+    team: str | None = None,
 ) -> Access:
     """An `Access` allowing `roles` (and admin)."""
-    return Access(frozenset(roles), tenant, agent, limit)
+    return Access(frozenset(roles), tenant, agent, limit, team)
 
 
 def cost(rule: Access, request: Any) -> int:
@@ -131,6 +137,12 @@ async def scope(
     scope_tenant(principal, rule, request)
     if rule.agent is not None and principal.role in (AGENT, MANAGER):
         await _scope_agent(principal, rule.agent, request, team_of)
+    if rule.team is not None and principal.role == MANAGER:
+        team = getattr(request, rule.team)
+        if not team:
+            setattr(request, rule.team, principal.team_id)
+        elif team != principal.team_id:
+            raise PermissionDenied("a manager key watches only its own team")
     if limiter is not None:
         limiter.take(principal.tenant_id, rule.limit, cost(rule, request))
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+if TYPE_CHECKING:
+    from accolade.runtime.tls import ServerTls
 
 # RPC latencies in contact-center APIs span sub-millisecond reads to batch writes.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -170,10 +174,18 @@ class Metrics:
 class MetricsServer:
     """Serves /metrics over HTTP on a daemon thread; `close` stops it."""
 
-    def __init__(self, metrics: Metrics, host: str, port: int) -> None:
+    def __init__(
+        self, metrics: Metrics, host: str, port: int, tls: ServerTls | None = None
+    ) -> None:
         self._server: WSGIServer
         self._thread: threading.Thread
-        self._server, self._thread = start_http_server(port, host, registry=metrics.registry)
+        self._server, self._thread = start_http_server(
+            port,
+            host,
+            registry=metrics.registry,
+            certfile=tls.cert_file if tls else None,
+            keyfile=tls.key_file if tls else None,
+        )
 
     @property
     def port(self) -> int:

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from accolade.runtime import auth, db, kafka, limits, retention
+from accolade.runtime import auth, db, kafka, limits, retention, tls
 from accolade.runtime.consumer import InboxConsumer
 from accolade.runtime.identity import IdentityFollower, KeyRing
 from accolade.runtime.interceptors import ServiceInterceptor
@@ -151,9 +151,14 @@ async def serve(
     if undeclared:
         raise ValueError(f"{definition.name}: no Access declared for {', '.join(undeclared)}")
     metrics = Metrics.create(definition.name)
+    server_tls = tls.load(settings.tls)
+    if warning := tls.plaintext_warning(settings):
+        log.warning(warning)
     async with contextlib.AsyncExitStack() as stack:
         try:
-            metrics_server = MetricsServer(metrics, settings.grpc_host, settings.metrics_port)
+            metrics_server = MetricsServer(
+                metrics, settings.grpc_host, settings.metrics_port, server_tls
+            )
         except OSError as exc:
             raise SettingsError(
                 f"ACCOLADE_METRICS_PORT: cannot listen on {settings.grpc_host}:"
@@ -178,13 +183,30 @@ async def serve(
         reflection.enable_server_reflection(
             (definition.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
+        address = f"{settings.grpc_host}:{settings.grpc_port}"
         try:
-            grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+            if server_tls is None:
+                grpc_port = server.add_insecure_port(address)
+            else:
+                grpc_port = server.add_secure_port(address, server_tls.grpc_credentials())
         except RuntimeError:
             raise SettingsError(
-                f"ACCOLADE_GRPC_PORT: cannot listen on {settings.grpc_host}:{settings.grpc_port} "
+                f"ACCOLADE_GRPC_PORT: cannot listen on {address} "
                 "(in use, or not an address of this host)"
             ) from None
+        # Kubelet's gRPC probes speak only plaintext: with TLS on, they ask this port,
+        # which answers health and nothing else (no key ever crosses it).
+        probes: grpc.aio.Server | None = None
+        if settings.probe_port is not None:
+            probes = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, probes)
+            try:
+                probe_port = probes.add_insecure_port(f"{settings.grpc_host}:{settings.probe_port}")
+            except RuntimeError:
+                raise SettingsError(
+                    f"ACCOLADE_PROBE_PORT: cannot listen on {settings.grpc_host}:"
+                    f"{settings.probe_port} (in use, or not an address of this host)"
+                ) from None
 
         pool = await db.create_pool(
             settings.database_url, definition.name, application=f"accolade-{definition.name}"
@@ -215,6 +237,8 @@ async def serve(
         servicer = await definition.servicer(ctx)
         definition.register(servicer, server)
         await server.start()
+        if probes is not None:
+            await probes.start()
         # "liveness" answers SERVING while the process answers at all: a liveness probe on
         # it restarts a hung process, not one waiting out a database or broker outage.
         await health_servicer.set(LIVENESS, SERVING)
@@ -222,11 +246,21 @@ async def serve(
         async def stop_server(grace: float = settings.shutdown_grace_seconds) -> None:
             await health_servicer.enter_graceful_shutdown()
             await server.stop(grace)
+            if probes is not None:
+                await probes.stop(None)
 
         stack.push_async_callback(stop_server)
         if bound is not None:
             bound.set_result((grpc_port, metrics_server.port))
-        log.info("started", extra={"grpc_port": grpc_port, "metrics_port": metrics_server.port})
+        log.info(
+            "started",
+            extra={
+                "grpc_port": grpc_port,
+                "metrics_port": metrics_server.port,
+                "tls": server_tls is not None,
+                **({"probe_port": probe_port} if probes is not None else {}),
+            },
+        )
 
         probe = kafka.tail_consumer(settings)
         await probe.start()

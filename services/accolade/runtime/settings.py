@@ -78,6 +78,24 @@ class KafkaSecurity:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Tls:
+    """The certificate every endpoint of the service (gRPC, metrics, console) presents.
+
+    Without cert_file and key_file the endpoints are plaintext. ca_file is the PEM bundle
+    that signed the other services' certificates, for the calls a service makes to
+    another (the gateway's console to achievements); empty: the system's CAs.
+    """
+
+    cert_file: str = ""
+    key_file: str = ""
+    ca_file: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a service process is configured with.
 
@@ -94,6 +112,10 @@ class Settings:
     console_port: int = 0
     # Where the gateway's console reads an agent's badges and progress (achievements' gRPC).
     achievements_address: str = f"127.0.0.1:{SERVICE_PORTS['achievements'][0]}"
+    tls: Tls = Tls()
+    # A plaintext port that answers only gRPC health, for kubelet probes (which cannot
+    # speak TLS); None: no such port.
+    probe_port: int | None = None
     topics: Topics = Topics()
     topic_partitions: int = 3
     topic_replication_factor: int = 1
@@ -162,6 +184,12 @@ class Settings:
             achievements_address=reader.text(
                 "ACCOLADE_ACHIEVEMENTS_ADDRESS", f"127.0.0.1:{SERVICE_PORTS['achievements'][0]}"
             ),
+            tls=_tls(reader),
+            probe_port=(
+                reader.port("ACCOLADE_PROBE_PORT", 0)
+                if reader.text("ACCOLADE_PROBE_PORT", "")
+                else None
+            ),
             topics=Topics(reader.text("ACCOLADE_TOPIC_NAMESPACE", "accolade")),
             topic_partitions=reader.integer("ACCOLADE_TOPIC_PARTITIONS", 3, minimum=1),
             topic_replication_factor=reader.integer(
@@ -211,6 +239,21 @@ class Settings:
                 f"({redelivery:g} s), not {settings.inbox_retention_seconds:g}"
             )
         return settings
+
+
+def _tls(reader: _Reader) -> Tls:
+    tls = Tls(
+        cert_file=reader.text("ACCOLADE_TLS_CERT_FILE", ""),
+        key_file=reader.text("ACCOLADE_TLS_KEY_FILE", ""),
+        ca_file=reader.text("ACCOLADE_TLS_CA_FILE", ""),
+    )
+    if bool(tls.cert_file) != bool(tls.key_file):
+        missing = "ACCOLADE_TLS_KEY_FILE" if tls.cert_file else "ACCOLADE_TLS_CERT_FILE"
+        raise SettingsError(
+            f"{missing} is required with "
+            f"{'ACCOLADE_TLS_CERT_FILE' if tls.cert_file else 'ACCOLADE_TLS_KEY_FILE'}"
+        )
+    return tls
 
 
 def _kafka_security(reader: _Reader) -> KafkaSecurity:

@@ -26,15 +26,17 @@ from accolade.v1 import envelope_pb2 as accolade_dot_v1_dot_envelope__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!accolade/v1/gateway_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1a\x61\x63\x63olade/v1/envelope.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x0c\x41gentProfile\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07team_id\x18\x03 \x01(\t\x12\x0f\n\x07site_id\x18\x04 \x01(\t\x12\x11\n\tregion_id\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nmanager_id\x18\x07 \x01(\t\x12\x11\n\thire_date\x18\x08 \x01(\t\x12\x0e\n\x06skills\x18\t \x03(\t\"S\n\x13UpsertAgentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12)\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x19.accolade.v1.AgentProfile\"K\n\x14UpsertAgentsResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x05\x12\x0f\n\x07updated\x18\x02 \x01(\x05\x12\x11\n\tunchanged\x18\x03 \x01(\x05\"=\n\x14PublishEventsRequest\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.accolade.v1.Envelope\"<\n\x13StreamEventsRequest\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.accolade.v1.Envelope\"A\n\x14StreamEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.accolade.v1.EventResult\"h\n\x0b\x45ventResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.accolade.v1.EventStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"B\n\x15PublishEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.accolade.v1.EventResult\"h\n\x11WatchAgentRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"L\n\x12WatchAgentResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.accolade.v1.Envelope\x12\x10\n\x08sequence\x18\x02 \x01(\x03\"U\n\x19\x43reateAgentSessionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x03\"[\n\x1a\x43reateAgentSessionResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8e\x01\n\x13\x45xportEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\rArchivedEvent\x12\r\n\x05topic\x18\x01 \x01(\t\x12$\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x15.accolade.v1.Envelope\"B\n\x14\x45xportEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.accolade.v1.ArchivedEvent*}\n\x0b\x45ventStatus\x12\x1c\n\x18\x45VENT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45VENT_STATUS_ACCEPTED\x10\x01\x12\x1a\n\x16\x45VENT_STATUS_DUPLICATE\x10\x02\x12\x19\n\x15\x45VENT_STATUS_REJECTED\x10\x03\x32\xa5\x04\n\x0eGatewayService\x12V\n\rPublishEvents\x12!.accolade.v1.PublishEventsRequest\x1a\".accolade.v1.PublishEventsResponse\x12O\n\nWatchAgent\x12\x1e.accolade.v1.WatchAgentRequest\x1a\x1f.accolade.v1.WatchAgentResponse0\x01\x12S\n\x0cUpsertAgents\x12 .accolade.v1.UpsertAgentsRequest\x1a!.accolade.v1.UpsertAgentsResponse\x12U\n\x0c\x45xportEvents\x12 .accolade.v1.ExportEventsRequest\x1a!.accolade.v1.ExportEventsResponse0\x01\x12W\n\x0cStreamEvents\x12 .accolade.v1.StreamEventsRequest\x1a!.accolade.v1.StreamEventsResponse(\x01\x30\x01\x12\x65\n\x12\x43reateAgentSession\x12&.accolade.v1.CreateAgentSessionRequest\x1a\'.accolade.v1.CreateAgentSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!accolade/v1/gateway_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a\x1a\x61\x63\x63olade/v1/envelope.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x0c\x41gentProfile\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07team_id\x18\x03 \x01(\t\x12\x0f\n\x07site_id\x18\x04 \x01(\t\x12\x11\n\tregion_id\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nmanager_id\x18\x07 \x01(\t\x12\x11\n\thire_date\x18\x08 \x01(\t\x12\x0e\n\x06skills\x18\t \x03(\t\"S\n\x13UpsertAgentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12)\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x19.accolade.v1.AgentProfile\"K\n\x14UpsertAgentsResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x05\x12\x0f\n\x07updated\x18\x02 \x01(\x05\x12\x11\n\tunchanged\x18\x03 \x01(\x05\"=\n\x14PublishEventsRequest\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.accolade.v1.Envelope\"<\n\x13StreamEventsRequest\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.accolade.v1.Envelope\"A\n\x14StreamEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.accolade.v1.EventResult\"h\n\x0b\x45ventResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.accolade.v1.EventStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"B\n\x15PublishEventsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.accolade.v1.EventResult\"h\n\x11WatchAgentRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"L\n\x12WatchAgentResponse\x12$\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.accolade.v1.Envelope\x12\x10\n\x08sequence\x18\x02 \x01(\x03\"\xb9\x01\n\x10WatchTeamRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12J\n\x0f\x61\x66ter_sequences\x18\x03 \x03(\x0b\x32\x31.accolade.v1.WatchTeamRequest.AfterSequencesEntry\x1a\x35\n\x13\x41\x66terSequencesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"]\n\x11WatchTeamResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12$\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x15.accolade.v1.Envelope\x12\x10\n\x08sequence\x18\x03 \x01(\x03\"U\n\x19\x43reateAgentSessionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x03\"[\n\x1a\x43reateAgentSessionResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8e\x01\n\x13\x45xportEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\rArchivedEvent\x12\r\n\x05topic\x18\x01 \x01(\t\x12$\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x15.accolade.v1.Envelope\"B\n\x14\x45xportEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.accolade.v1.ArchivedEvent*}\n\x0b\x45ventStatus\x12\x1c\n\x18\x45VENT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45VENT_STATUS_ACCEPTED\x10\x01\x12\x1a\n\x16\x45VENT_STATUS_DUPLICATE\x10\x02\x12\x19\n\x15\x45VENT_STATUS_REJECTED\x10\x03\x32\xf3\x04\n\x0eGatewayService\x12V\n\rPublishEvents\x12!.accolade.v1.PublishEventsRequest\x1a\".accolade.v1.PublishEventsResponse\x12O\n\nWatchAgent\x12\x1e.accolade.v1.WatchAgentRequest\x1a\x1f.accolade.v1.WatchAgentResponse0\x01\x12S\n\x0cUpsertAgents\x12 .accolade.v1.UpsertAgentsRequest\x1a!.accolade.v1.UpsertAgentsResponse\x12U\n\x0c\x45xportEvents\x12 .accolade.v1.ExportEventsRequest\x1a!.accolade.v1.ExportEventsResponse0\x01\x12W\n\x0cStreamEvents\x12 .accolade.v1.StreamEventsRequest\x1a!.accolade.v1.StreamEventsResponse(\x01\x30\x01\x12\x65\n\x12\x43reateAgentSession\x12&.accolade.v1.CreateAgentSessionRequest\x1a\'.accolade.v1.CreateAgentSessionResponse\x12L\n\tWatchTeam\x12\x1d.accolade.v1.WatchTeamRequest\x1a\x1e.accolade.v1.WatchTeamResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.gateway_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTSTATUS']._serialized_start=1470
-  _globals['_EVENTSTATUS']._serialized_end=1595
+  _globals['_WATCHTEAMREQUEST_AFTERSEQUENCESENTRY']._loaded_options = None
+  _globals['_WATCHTEAMREQUEST_AFTERSEQUENCESENTRY']._serialized_options = b'8\001'
+  _globals['_EVENTSTATUS']._serialized_start=1753
+  _globals['_EVENTSTATUS']._serialized_end=1878
   _globals['_AGENTPROFILE']._serialized_start=112
   _globals['_AGENTPROFILE']._serialized_end=293
   _globals['_UPSERTAGENTSREQUEST']._serialized_start=295
@@ -55,16 +57,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHAGENTREQUEST']._serialized_end=927
   _globals['_WATCHAGENTRESPONSE']._serialized_start=929
   _globals['_WATCHAGENTRESPONSE']._serialized_end=1005
-  _globals['_CREATEAGENTSESSIONREQUEST']._serialized_start=1007
-  _globals['_CREATEAGENTSESSIONREQUEST']._serialized_end=1092
-  _globals['_CREATEAGENTSESSIONRESPONSE']._serialized_start=1094
-  _globals['_CREATEAGENTSESSIONRESPONSE']._serialized_end=1185
-  _globals['_EXPORTEVENTSREQUEST']._serialized_start=1188
-  _globals['_EXPORTEVENTSREQUEST']._serialized_end=1330
-  _globals['_ARCHIVEDEVENT']._serialized_start=1332
-  _globals['_ARCHIVEDEVENT']._serialized_end=1400
-  _globals['_EXPORTEVENTSRESPONSE']._serialized_start=1402
-  _globals['_EXPORTEVENTSRESPONSE']._serialized_end=1468
-  _globals['_GATEWAYSERVICE']._serialized_start=1598
-  _globals['_GATEWAYSERVICE']._serialized_end=2147
+  _globals['_WATCHTEAMREQUEST']._serialized_start=1008
+  _globals['_WATCHTEAMREQUEST']._serialized_end=1193
+  _globals['_WATCHTEAMREQUEST_AFTERSEQUENCESENTRY']._serialized_start=1140
+  _globals['_WATCHTEAMREQUEST_AFTERSEQUENCESENTRY']._serialized_end=1193
+  _globals['_WATCHTEAMRESPONSE']._serialized_start=1195
+  _globals['_WATCHTEAMRESPONSE']._serialized_end=1288
+  _globals['_CREATEAGENTSESSIONREQUEST']._serialized_start=1290
+  _globals['_CREATEAGENTSESSIONREQUEST']._serialized_end=1375
+  _globals['_CREATEAGENTSESSIONRESPONSE']._serialized_start=1377
+  _globals['_CREATEAGENTSESSIONRESPONSE']._serialized_end=1468
+  _globals['_EXPORTEVENTSREQUEST']._serialized_start=1471
+  _globals['_EXPORTEVENTSREQUEST']._serialized_end=1613
+  _globals['_ARCHIVEDEVENT']._serialized_start=1615
+  _globals['_ARCHIVEDEVENT']._serialized_end=1683
+  _globals['_EXPORTEVENTSRESPONSE']._serialized_start=1685
+  _globals['_EXPORTEVENTSRESPONSE']._serialized_end=1751
+  _globals['_GATEWAYSERVICE']._serialized_start=1881
+  _globals['_GATEWAYSERVICE']._serialized_end=2508
 # @@protoc_insertion_point(module_scope)

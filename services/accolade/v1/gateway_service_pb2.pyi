@@ -116,6 +116,33 @@ class WatchAgentResponse(_message.Message):
     sequence: int
     def __init__(self, event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
+class WatchTeamRequest(_message.Message):
+    __slots__ = ("tenant_id", "team_id", "after_sequences")
+    class AfterSequencesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    team_id: str
+    after_sequences: _containers.ScalarMap[str, int]
+    def __init__(self, tenant_id: _Optional[str] = ..., team_id: _Optional[str] = ..., after_sequences: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class WatchTeamResponse(_message.Message):
+    __slots__ = ("agent_id", "event", "sequence")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    event: _envelope_pb2.Envelope
+    sequence: int
+    def __init__(self, agent_id: _Optional[str] = ..., event: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
+
 class CreateAgentSessionRequest(_message.Message):
     __slots__ = ("tenant_id", "agent_id", "ttl_seconds")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -66,6 +66,11 @@ class GatewayServiceStub:
                 request_serializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionResponse.FromString,
                 _registered_method=True)
+        self.WatchTeam = channel.unary_stream(
+                '/accolade.v1.GatewayService/WatchTeam',
+                request_serializer=accolade_dot_v1_dot_gateway__service__pb2.WatchTeamRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_gateway__service__pb2.WatchTeamResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -121,6 +126,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchTeam(self, request, context):
+        """WatchTeam streams the notifications of every agent of one team, for a manager's
+        console: each agent's in that agent's order, agents interleaved as they happen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +166,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.CreateAgentSession,
                     request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionResponse.SerializeToString,
+            ),
+            'WatchTeam': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTeam,
+                    request_deserializer=accolade_dot_v1_dot_gateway__service__pb2.WatchTeamRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_gateway__service__pb2.WatchTeamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,6 +337,33 @@ class GatewayService:
             '/accolade.v1.GatewayService/CreateAgentSession',
             accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionRequest.SerializeToString,
             accolade_dot_v1_dot_gateway__service__pb2.CreateAgentSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/accolade.v1.GatewayService/WatchTeam',
+            accolade_dot_v1_dot_gateway__service__pb2.WatchTeamRequest.SerializeToString,
+            accolade_dot_v1_dot_gateway__service__pb2.WatchTeamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from accolade.runtime import kafka
-from accolade.runtime.settings import KafkaSecurity, Settings, SettingsError, Topics
+from accolade.runtime.settings import KafkaSecurity, Settings, SettingsError, Tls, Topics
 
 CREDENTIAL = "s3cret"  # made up, for a SASL password
 REQUIRED = {
@@ -178,6 +178,10 @@ def test_every_variable_overrides_its_default() -> None:
         "ACCOLADE_LOG_LEVEL": "debug",
         "ACCOLADE_CONSOLE_PORT": "9088",
         "ACCOLADE_ACHIEVEMENTS_ADDRESS": "achievements.accolade.svc:50053",
+        "ACCOLADE_TLS_CERT_FILE": "/etc/accolade/tls/tls.crt",
+        "ACCOLADE_TLS_KEY_FILE": "/etc/accolade/tls/tls.key",
+        "ACCOLADE_TLS_CA_FILE": "/etc/accolade/tls/ca.crt",
+        "ACCOLADE_PROBE_PORT": "8090",
     }
 
     settings = Settings.from_env("challenges", env)
@@ -205,6 +209,10 @@ def test_every_variable_overrides_its_default() -> None:
         log_level="DEBUG",
         console_port=9088,
         achievements_address="achievements.accolade.svc:50053",
+        tls=Tls(
+            "/etc/accolade/tls/tls.crt", "/etc/accolade/tls/tls.key", "/etc/accolade/tls/ca.crt"
+        ),
+        probe_port=8090,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.grpc_port = 1  # type: ignore[misc]
