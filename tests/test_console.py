@@ -46,6 +46,13 @@ def _get(url: str, token: str | None = None, **headers: str) -> tuple[int, dict[
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def _read_stream(url: str, token: str) -> list[str]:
+    """The lines of an event stream, read until the server ends it."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=8) as response:  # noqa: S310 - our own server
+        return [line.decode().rstrip("\n") for line in response if line.strip()]
+
+
 async def _session(platform: Platform, tenant: str, agent: str, ttl: int = 0) -> str:
     minted = await platform.gateway.CreateAgentSession(
         gw.CreateAgentSessionRequest(agent_id=agent, ttl_seconds=ttl),
@@ -103,9 +110,14 @@ async def test_the_console_answers_only_an_agent_of_its_own_tenant(
     assert snapshot["sequence"] == 1  # the award's notification: the stream goes on after it
     assert {p["badgeId"] for p in snapshot["progress"]} >= {"five-stars"}
 
-    # The session ends when the key that minted it is revoked.
+    # The session ends when the key that minted it is revoked, and so does its open stream.
+    stream = asyncio.create_task(asyncio.to_thread(_read_stream, f"{base}/stream", token))
     await platform.revoke(platform.integration_keys[tenant])
+    revoked_at = time.monotonic()
     assert await _eventually_status(f"{base}/agent", token, 401)
+    lines = await asyncio.wait_for(stream, 8)
+    assert time.monotonic() - revoked_at < 5.0
+    assert lines[0] == ": live"
 
 
 async def _eventually_status(url: str, token: str, status: int, within: float = 5) -> bool:

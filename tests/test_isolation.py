@@ -31,6 +31,9 @@ from accolade.v1 import (
     gateway_service_pb2 as gw,
 )
 from accolade.v1 import (
+    gateway_service_pb2_grpc as gw_grpc,
+)
+from accolade.v1 import (
     leaderboards_service_pb2 as lb,
 )
 from tests.platform import Platform, interaction
@@ -320,8 +323,21 @@ async def test_a_revoked_key_is_refused_by_every_service_within_five_seconds(
             for s, rpc in probes.items()
         }
 
+    # A stream the key opened before it was revoked ends too.
+    gateway = clients.channel(f"127.0.0.1:{platform.endpoints['gateway'].grpc_port}", key)
+    watch = gw_grpc.GatewayServiceStub(gateway).WatchAgent(  # type: ignore[no-untyped-call]
+        gw.WatchAgentRequest(agent_id=AGENT_ID)
+    )
+
+    async def stream_end() -> tuple[Code, float]:
+        async for _ in watch:
+            pass
+        return Code.OK, time.monotonic()
+
+    ended = asyncio.create_task(stream_end())
     try:
         assert Code.UNAUTHENTICATED not in (await answers()).values()
+        assert not ended.done()
         key_id = identity.key_id_of(key)
         assert key_id is not None
         proc = await asyncio.create_subprocess_exec(
@@ -346,9 +362,19 @@ async def test_a_revoked_key_is_refused_by_every_service_within_five_seconds(
                 if code is Code.UNAUTHENTICATED:
                     refused.setdefault(service, time.monotonic() - revoked_at)
             await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(ended, 5.0)
+        except grpc.aio.AioRpcError as exc:
+            stream_code = exc.code()
+        else:
+            stream_code = Code.OK
+        stream_ended = time.monotonic() - revoked_at
     finally:
+        ended.cancel()
         await caller.close()
+        await gateway.close()
     assert set(refused) == set(probes), refused
     assert max(refused.values()) < 5.0, refused
+    assert stream_code is Code.UNAUTHENTICATED and stream_ended < 5.0, (stream_code, stream_ended)
     # The tenant's other keys still work.
     assert await platform.badges(tenant, AGENT_ID) == []

@@ -26,6 +26,7 @@ from google.protobuf import json_format
 
 from accolade.gateway import _notifications
 from accolade.gateway._watch import Hub
+from accolade.runtime.auth import RECHECK_SECONDS
 from accolade.runtime.http import Request, Response
 from accolade.runtime.identity import AGENT, KeyRing, Principal
 from accolade.runtime.metrics import Metrics
@@ -117,7 +118,7 @@ class Console:
         principal, token = caller
         if endpoint == "/agent":
             return await self._snapshot(principal, token)
-        return await self._stream(principal, request)
+        return await self._stream(principal, token, request)
 
     def _authenticate(self, request: Request) -> tuple[Principal, str] | Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -169,7 +170,7 @@ class Console:
             },
         )
 
-    async def _stream(self, principal: Principal, request: Request) -> Response:
+    async def _stream(self, principal: Principal, token: str, request: Request) -> Response:
         """Server-sent events: each notification is `id: <sequence>`, `event:
         notification` and the envelope in protobuf's JSON mapping. It resumes after the
         Last-Event-ID header (or the `after` parameter); without either it is live only."""
@@ -187,17 +188,27 @@ class Console:
                 "Cache-Control": "no-store",
                 "X-Accel-Buffering": "no",
             },
-            stream=self._events(principal, after),
+            stream=self._events(principal, token, after),
         )
 
-    async def _events(self, principal: Principal, after: int | None) -> AsyncIterator[bytes]:
+    async def _events(
+        self, principal: Principal, token: str, after: int | None
+    ) -> AsyncIterator[bytes]:
         async with self._hub.watch(principal.tenant_id, principal.agent_id, after) as queue:
             yield b": live\n\n"  # the headers and a first line at once: the card knows it is up
+            loop = asyncio.get_running_loop()
+            ping = loop.time() + HEARTBEAT_SECONDS
             while True:
+                if self._ring.authenticate(token) is None:
+                    # Revoked or expired: end it; the card's reconnect is refused (401)
+                    # and it asks its page for a new session.
+                    return
                 try:
-                    item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    item = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
                 except TimeoutError:
-                    yield b": ping\n\n"
+                    if loop.time() >= ping:
+                        yield b": ping\n\n"
+                        ping = loop.time() + HEARTBEAT_SECONDS
                     continue
                 if item is None:
                     # The stream fell behind; the card reconnects with its last id.

@@ -14,7 +14,7 @@ from accolade.gateway import _archive, _intake, _notifications, _roster
 from accolade.gateway._console import Console
 from accolade.gateway._watch import Hub
 from accolade.runtime import identity, tls
-from accolade.runtime.auth import access, caller
+from accolade.runtime.auth import RECHECK_SECONDS, access, caller, still_admitted
 from accolade.runtime.errors import AccoladeError, FailedPrecondition
 from accolade.runtime.http import HttpServer
 from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
@@ -27,8 +27,8 @@ from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-# How often a team stream reads its team's members again.
-TEAM_REFRESH_SECONDS = 2.0
+# How often a team stream reads its team's members again (and checks its key).
+TEAM_REFRESH_SECONDS = RECHECK_SECONDS
 
 
 class WatcherTooSlow(AccoladeError):
@@ -128,7 +128,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         after = request.after_sequence if request.HasField("after_sequence") else None
         async with self._hub.watch(request.tenant_id, request.agent_id, after) as queue:
             while True:
-                item = await queue.get()
+                try:
+                    item = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+                except TimeoutError:
+                    still_admitted(self._ctx.identity)  # a revoked key's stream ends
+                    continue
+                still_admitted(self._ctx.identity)
                 if item is None:
                     raise WatcherTooSlow(
                         "the stream fell behind; reconnect with after_sequence to continue"
@@ -161,7 +166,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 try:
                     item = await asyncio.wait_for(group.queue.get(), refresh - loop.time())
                 except TimeoutError:
+                    still_admitted(self._ctx.identity)  # a revoked key's stream ends
                     continue
+                still_admitted(self._ctx.identity)
                 if item is None:
                     raise WatcherTooSlow(
                         "the stream fell behind; reconnect with after_sequences to continue"

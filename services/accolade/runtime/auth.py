@@ -27,13 +27,26 @@ from typing import Any
 
 from google.protobuf import descriptor_pool
 
-from accolade.runtime.errors import NotFound, PermissionDenied
-from accolade.runtime.identity import ADMIN, AGENT, MANAGER, NAME_OF, Principal
+from accolade.runtime.errors import NotFound, PermissionDenied, Unauthenticated
+from accolade.runtime.identity import ADMIN, AGENT, MANAGER, NAME_OF, KeyRing, Principal
 from accolade.runtime.limits import INTAKE, READ, Limiter
 
 # The caller of the RPC being handled, for methods that act on the caller's own behalf
 # (such as minting a session with its key). Set by the interceptor for each call.
 caller: contextvars.ContextVar[Principal] = contextvars.ContextVar("caller")
+
+# The key or session token the call presented, for streams that check it again.
+credential: contextvars.ContextVar[str] = contextvars.ContextVar("credential")
+# How often a long stream checks that its key still stands (not revoked, not expired).
+RECHECK_SECONDS = 2.0
+
+
+def still_admitted(ring: KeyRing, token: str | None = None) -> None:
+    """UNAUTHENTICATED when the call's key (or `token`) was revoked, or its session
+    expired, since the call began: a stream checks now and then, and ends."""
+    if ring.authenticate(credential.get() if token is None else token) is None:
+        raise Unauthenticated("the key was revoked or the session expired; the stream ends")
+
 
 # Looks up an agent's team: (tenant_id, agent_id) -> team id, or None for no such agent.
 TeamOf = Callable[[str, str], Awaitable[str | None]]

@@ -176,6 +176,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             principal = call.authenticate(ring)
             auth.check_role(principal, method, rule)
             auth.caller.set(principal)  # the call's own task: it ends with the call
+            auth.credential.set(str(call.authorization)[len(_BEARER) :].strip())
             if not requests_stream:
                 await auth.scope(principal, rule, request, self.team_of, self._limiter)
                 return request
