@@ -19,13 +19,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 
 from accolade import clients
+from accolade.gateway import _identity
 from accolade.local.console import SampleDesktop
+from accolade.runtime import outbox
+from accolade.v1 import achievements_service_pb2 as ach
+from accolade.v1 import achievements_service_pb2_grpc as ach_grpc
 from accolade.v1 import gateway_service_pb2 as gw
-from tests.platform import Platform, interaction
+from tests.platform import Platform, eventually, interaction
 
 pytestmark = pytest.mark.system
 
@@ -245,3 +250,68 @@ async def test_the_sample_desktop_shows_badges_live_in_chromium_across_a_gateway
             assert all("级" in x["label"] or x["tier"] == "" for x in zh["badges"])
     finally:
         desktop.close()
+
+
+async def test_a_tenant_published_before_session_secrets_gets_its_secret_at_gateway_start(
+    platform: Platform, tenant: str
+) -> None:
+    # As an older gateway left it: the tenant on the identity topic without a secret.
+    conn = await asyncpg.connect(platform.database_url, server_settings={"search_path": "gateway"})
+    try:
+        async with conn.transaction():
+            row = dict(
+                await conn.fetchrow(
+                    "UPDATE tenants SET secret_published = false, version = version + 1 "
+                    "WHERE tenant_id = $1 RETURNING *",
+                    tenant,
+                )
+            )
+            await outbox.write(
+                conn,
+                [
+                    _identity._tenant_row(
+                        platform.settings("gateway").topics.topic("identity"),
+                        {**row, "session_secret": b""},
+                    )
+                ],
+            )
+    finally:
+        await conn.close()
+
+    async def refused() -> bool:
+        try:
+            await _session(platform, tenant, "ana")
+        except grpc.aio.AioRpcError as exc:
+            return exc.code() is grpc.StatusCode.FAILED_PRECONDITION
+        return False
+
+    assert await eventually(refused, within=15)
+
+    # The next gateway start publishes the secret the store has kept all along.
+    platform.kill("gateway")
+    await platform.restart("gateway")
+
+    async def minted() -> str | None:
+        try:
+            return await _session(platform, tenant, "ana")
+        except grpc.aio.AioRpcError:
+            return None
+
+    token = await eventually(minted, within=15)
+    assert token
+    # And every service checks it: achievements reads with the session token.
+    async with clients.channel(
+        f"127.0.0.1:{platform.endpoints['achievements'].grpc_port}", token
+    ) as channel:
+
+        async def read() -> bool:
+            try:
+                await ach_grpc.AchievementsServiceStub(channel).ListAgentBadges(  # type: ignore[no-untyped-call]
+                    ach.ListAgentBadgesRequest()
+                )
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() is grpc.StatusCode.UNAUTHENTICATED, exc
+                return False
+            return True
+
+        assert await eventually(read, within=15)

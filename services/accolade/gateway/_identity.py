@@ -161,6 +161,18 @@ async def create_tenant(
     return bool(row["created"])
 
 
+async def publish_session_secrets(conn: asyncpg.Connection, topic: str) -> int:
+    """Publishes again, as a new version, each tenant whose session secret the identity
+    topic does not carry yet (tenants made before secrets existed); returns how many."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            "UPDATE tenants SET secret_published = true, version = version + 1 "
+            "WHERE NOT secret_published RETURNING *"
+        )
+        await outbox.write(conn, [_tenant_row(topic, r) for r in rows])
+    return len(rows)
+
+
 async def list_tenants(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every tenant, with how many keys it has that are not revoked."""
     rows: list[asyncpg.Record] = await conn.fetch(

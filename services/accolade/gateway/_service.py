@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import grpc
 
-from accolade.gateway import _archive, _intake, _notifications, _roster
+from accolade.gateway import _archive, _identity, _intake, _notifications, _roster
 from accolade.gateway._console import Console
 from accolade.gateway._watch import Hub
 from accolade.runtime import identity, tls
@@ -178,6 +178,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
 
 
 async def _build(ctx: Context) -> GatewayServicer:
+    async with ctx.pool.acquire() as conn:
+        if published := await _identity.publish_session_secrets(conn, ctx.topic("identity")):
+            log.info("published tenants' session secrets", extra={"tenants": published})
     hub = Hub(ctx.pool, ctx.metrics)
     # Supervised: if the hub fails it is started again, and the gateway is not SERVING
     # until it follows its partitions again.
