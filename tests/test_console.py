@@ -110,6 +110,9 @@ async def test_the_console_answers_only_an_agent_of_its_own_tenant(
     await platform.caught_up("achievements", "gateway")
     status, snapshot = await asyncio.to_thread(_get, f"{base}/agent", token)
     assert status == 200, snapshot
+    # Only under its prefix.
+    root = base.removesuffix("/console/v1")
+    assert (await asyncio.to_thread(_get, f"{root}/agent", token))[0] == 404
     assert (snapshot["tenantId"], snapshot["agentId"]) == (tenant, "ana")
     assert [b["badgeId"] for b in snapshot["badges"]] == ["first-resolution"]
     assert snapshot["sequence"] == 1  # the award's notification: the stream goes on after it
@@ -220,6 +223,8 @@ async def test_the_sample_desktop_shows_badges_live_in_chromium_across_a_gateway
             # A refused token: the card asks its page for a new one, and the page's own
             # server mints it (the integration key never reaches the browser).
             await b.do("expire", page="en")
+            # The same for a token that is not an agent's (403), such as a server key.
+            await b.do("expire", page="en", token=platform.integration_keys[tenant])
 
             # The gateway dies and the browser loses its network; a badge is earned and the
             # restarted gateway has its notification before the card can reconnect. The

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from accolade import catalog
-from accolade.runtime.settings import SERVICE_PORTS
+from accolade.runtime.settings import CONSOLE_PORT, SERVICE_PORTS
 
 _VARIABLE = re.compile(r"\bACCOLADE_[A-Z_]+\b")
 
@@ -45,7 +45,8 @@ def test_the_chart_sets_only_settings_the_code_reads(repo_root: Path) -> None:
     assert used <= known, used - known
     values = yaml.safe_load((repo_root / "charts/accolade/values.yaml").read_text())
     for name in catalog.NAMES:
+        console = {"console": CONSOLE_PORT} if name == "gateway" else {}
         assert values["services"][name]["ports"] == dict(
-            zip(("grpc", "metrics"), SERVICE_PORTS[name], strict=True)
+            zip(("grpc", "metrics"), SERVICE_PORTS[name], strict=True), **console
         )
         assert values["services"][name]["grpcService"] == catalog.load(name).grpc_service

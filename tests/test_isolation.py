@@ -335,7 +335,17 @@ async def test_a_revoked_key_is_refused_by_every_service_within_five_seconds(
         return Code.OK, time.monotonic()
 
     ended = asyncio.create_task(stream_end())
+    # And a stream of requests it opened: the next request after the revocation is refused.
+    batches: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[Any]:
+        while True:
+            yield await batches.get()
+
+    intake = gw_grpc.GatewayServiceStub(gateway).StreamEvents(requests())  # type: ignore[no-untyped-call]
+    batches.put_nowait(gw.StreamEventsRequest(events=[interaction(tenant, AGENT_ID)]))
     try:
+        assert (await intake.read()).results[0].status == gw.EVENT_STATUS_ACCEPTED
         assert Code.UNAUTHENTICATED not in (await answers()).values()
         assert not ended.done()
         key_id = identity.key_id_of(key)
@@ -362,6 +372,10 @@ async def test_a_revoked_key_is_refused_by_every_service_within_five_seconds(
                 if code is Code.UNAUTHENTICATED:
                     refused.setdefault(service, time.monotonic() - revoked_at)
             await asyncio.sleep(0.05)
+        batches.put_nowait(gw.StreamEventsRequest(events=[interaction(tenant, AGENT_ID)]))
+        with pytest.raises(grpc.aio.AioRpcError) as intake_refused:
+            await asyncio.wait_for(intake.read(), 5.0)
+        assert intake_refused.value.code() is Code.UNAUTHENTICATED
         try:
             await asyncio.wait_for(ended, 5.0)
         except grpc.aio.AioRpcError as exc:

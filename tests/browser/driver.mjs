@@ -9,7 +9,7 @@
 //   {"op": "tab", "page": "en", "count": n}            press Tab n times; what has focus
 //   {"op": "shot", "page": "en", "path": "..."}        a screenshot
 //   {"op": "offline", "offline": true}                 cut (or restore) the browser's network
-//   {"op": "expire", "page": "en"}                     give the card a refused token; wait
+//   {"op": "expire", "page": "en", "token": "..."}     give the card a refused token; wait
 //                                                      until the page gave it a new one and
 //                                                      it is live again
 //   {"op": "close"}
@@ -102,9 +102,9 @@ async function offline({ offline }) {
   return {};
 }
 
-async function expire({ page: name }) {
+async function expire({ page: name, token }) {
   const page = pages.get(name);
-  const refused = "acs_refused.refused";
+  const refused = token || "acs_refused.refused";
   await page.evaluate(
     ([tag, token]) => {
       document.querySelector(tag).token = token;

@@ -500,7 +500,27 @@ def test_kafka_tls_mounts_the_ca_bundle_and_sasl_sets_its_mechanism(
 
 
 def test_tls_mounts_the_certificate_and_probes_ask_the_plaintext_health_port(helm: Helm) -> None:
-    docs = helm.render("minimal", "tls.enabled=true", "tls.existingSecret=accolade-tls")
+    docs = helm.render(
+        "minimal",
+        "tls.enabled=true",
+        "tls.existingSecret=accolade-tls",
+        "metrics.serviceMonitor.enabled=true",
+        "ingress.enabled=true",
+    )
+    # Prometheus scrapes over TLS, trusting the same CA, and ingress-nginx speaks TLS to
+    # the gateway.
+    for name, monitor in by_component(docs, "ServiceMonitor").items():
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["scheme"] == "https"
+        assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "accolade-tls", "key": "ca.crt"}
+        assert (
+            endpoint["tlsConfig"]["serverName"]
+            == by_component(docs, "Service")[name]["metadata"]["name"]
+        )
+    (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == (
+        "GRPCS"
+    )
     configs = by_component(docs, "ConfigMap")
     for name, deployment in by_component(docs, "Deployment").items():
         data = configs[name]["data"]

@@ -87,7 +87,9 @@ class Console:
         )
 
     async def handle(self, request: Request) -> Response:
-        endpoint = request.path.removeprefix(PREFIX)
+        # Only paths under the prefix are the console's endpoints (/healthz is matched
+        # on the whole path).
+        endpoint = request.path[len(PREFIX) :] if request.path.startswith(PREFIX + "/") else ""
         response = await self._route(endpoint, request)
         known = endpoint if endpoint in ("/card.js", "/agent", "/stream") else "other"
         self._requests.labels(known, str(response.status)).inc()
@@ -199,13 +201,16 @@ class Console:
             loop = asyncio.get_running_loop()
             ping = loop.time() + HEARTBEAT_SECONDS
             while True:
-                if self._ring.authenticate(token) is None:
-                    # Revoked or expired: end it; the card's reconnect is refused (401)
-                    # and it asks its page for a new session.
-                    return
+                idle = False
                 try:
                     item = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
                 except TimeoutError:
+                    item, idle = None, True
+                if self._ring.authenticate(token) is None:
+                    # Revoked or expired: end it, before sending anything more; the card's
+                    # reconnect is refused (401) and it asks its page for a new session.
+                    return
+                if idle:
                     if loop.time() >= ping:
                         yield b": ping\n\n"
                         ping = loop.time() + HEARTBEAT_SECONDS

@@ -181,8 +181,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await auth.scope(principal, rule, request, self.team_of, self._limiter)
                 return request
 
+            token = auth.credential.get()
+
             async def checked() -> AsyncIterator[Any]:
                 async for r in request:
+                    auth.still_admitted(ring, token)  # a key revoked mid-stream stops here
                     await auth.scope(principal, rule, r, self.team_of, self._limiter)
                     yield r
 

@@ -184,7 +184,9 @@
           outcome = await this._stream(run);
           delay = 500; // it was up: the next failure is a new one
         } catch (err) {
-          outcome = err && err.status === 401 ? "expired" : "retry";
+          // 401: the session ended; 403: not an agent's token. Either way retrying
+          // cannot help: the page must give the card a new session token.
+          outcome = err && (err.status === 401 || err.status === 403) ? "expired" : "retry";
         }
         if (run !== this._run) return;
         if (outcome === "expired") {
