@@ -69,6 +69,7 @@ async function read({ page: name }) {
         label: li.getAttribute("aria-label"),
       })),
       lastSequence: card.lastSequence,
+      goals: [...root.querySelectorAll("li[data-goal]")].map((li) => li.firstChild.textContent),
     };
   }, CARD);
   return { ...shown, errors };

@@ -19,6 +19,8 @@
     }
   })();
 
+  // How many goals ("N more for ...") the card lists: the nearest ones.
+  const MAX_GOALS = 5;
   const TEXT = {
     en: {
       title: "My recognition",
@@ -158,10 +160,13 @@
       this.setAttribute("token", value);
     }
 
-    get _t() {
+    get _lang() {
       const holder = this.closest("[lang]");
-      const lang = (holder && holder.getAttribute("lang")) || navigator.language || "en";
-      return lang.toLowerCase().startsWith("zh") ? TEXT.zh : TEXT.en;
+      return (holder && holder.getAttribute("lang")) || navigator.language || "en";
+    }
+
+    get _t() {
+      return this._lang.toLowerCase().startsWith("zh") ? TEXT.zh : TEXT.en;
     }
 
     _stop() {
@@ -399,12 +404,19 @@
       this._fresh.clear();
 
       const goals = el("ul", { "aria-label": t.progress });
-      for (const p of s.progress) {
-        if (!p.nextTierId) continue;
+      const names = new Map(s.progress.map((p) => [p.badgeId, p.name]));
+      const number = new Intl.NumberFormat(this._lang, { maximumFractionDigits: 2 });
+      const share = (p) => Number(p.value || 0) / Number(p.nextThreshold || 1);
+      // The nearest few goals: a long list would bury the ones within reach.
+      const nearest = s.progress
+        .filter((p) => p.nextTierId)
+        .sort((a, b) => share(b) - share(a))
+        .slice(0, MAX_GOALS);
+      for (const p of nearest) {
         const missing = p.missing && p.missing.length ? p.missing[0] : null;
         const text = missing
-          ? t.needs(missing.badgeId)
-          : t.more(Number(p.remaining || 0), p.name, p.nextTierId);
+          ? t.needs(names.get(missing.badge) || missing.badge)
+          : t.more(number.format(Number(p.remaining || 0)), p.name, p.nextTierId);
         const goal = el("li", { class: "goal", tabindex: 0, "data-goal": p.badgeId }, text);
         const top = Number(p.nextThreshold || 1);
         goal.append(
