@@ -34,6 +34,7 @@
       progress: "Next badges",
       more: (n, name, tier) => `${n} more for ${name}${tier ? ` (${tier})` : ""}`,
       needs: (name) => `Needs ${name} first`,
+      onTrack: (name, tier) => `On track for ${name}${tier ? ` (${tier})` : ""}`,
       live: "Live",
       connecting: "Connecting…",
       reconnecting: "Reconnecting…",
@@ -56,6 +57,7 @@
       progress: "下一枚徽章",
       more: (n, name, tier) => `再完成 ${n} 即可获得「${name}」${tier ? `（${tier}）` : ""}`,
       needs: (name) => `需先获得「${name}」`,
+      onTrack: (name, tier) => `有望获得「${name}」${tier ? `（${tier}）` : ""}`,
       live: "实时",
       connecting: "正在连接…",
       reconnecting: "正在重新连接…",
@@ -414,9 +416,13 @@
         .slice(0, MAX_GOALS);
       for (const p of nearest) {
         const missing = p.missing && p.missing.length ? p.missing[0] : null;
+        const remaining = Number(p.remaining || 0);
+        // Met but not yet awarded (an average or a window still being decided).
         const text = missing
           ? t.needs(names.get(missing.badge) || missing.badge)
-          : t.more(number.format(Number(p.remaining || 0)), p.name, p.nextTierId);
+          : remaining > 0
+            ? t.more(number.format(remaining), p.name, p.nextTierId)
+            : t.onTrack(p.name, p.nextTierId);
         const goal = el("li", { class: "goal", tabindex: 0, "data-goal": p.badgeId }, text);
         const top = Number(p.nextThreshold || 1);
         goal.append(
