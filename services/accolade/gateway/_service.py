@@ -12,7 +12,7 @@ import grpc
 
 from accolade.gateway import _archive, _identity, _intake, _notifications, _roster
 from accolade.gateway._console import Console
-from accolade.gateway._watch import Hub
+from accolade.gateway._watch import Hub, Queue
 from accolade.runtime import identity, tls
 from accolade.runtime.auth import RECHECK_SECONDS, access, caller, still_admitted
 from accolade.runtime.errors import AccoladeError, FailedPrecondition
@@ -23,6 +23,7 @@ from accolade.runtime.retention import Retention
 from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations
 from accolade.v1 import achievements_service_pb2_grpc as ach_grpc
+from accolade.v1 import envelope_pb2
 from accolade.v1 import gateway_service_pb2 as pb
 from accolade.v1 import gateway_service_pb2_grpc as pb_grpc
 
@@ -128,17 +129,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         after = request.after_sequence if request.HasField("after_sequence") else None
         async with self._hub.watch(request.tenant_id, request.agent_id, after) as queue:
             while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
-                except TimeoutError:
-                    still_admitted(self._ctx.identity)  # a revoked key's stream ends
-                    continue
-                still_admitted(self._ctx.identity)
-                if item is None:
-                    raise WatcherTooSlow(
-                        "the stream fell behind; reconnect with after_sequence to continue"
-                    )
-                yield pb.WatchAgentResponse(event=item[1], sequence=item[0])
+                if item := await self._next(queue, RECHECK_SECONDS, "after_sequence"):
+                    yield pb.WatchAgentResponse(event=item[1], sequence=item[0])
 
     async def WatchTeam(
         self, request: pb.WatchTeamRequest, context: grpc.aio.ServicerContext
@@ -163,18 +155,27 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                     # notification on; agents who left are no longer sent.
                     await group.follow(await _roster.team_members(self._ctx, tenant, team), {})
                     refresh = loop.time() + TEAM_REFRESH_SECONDS
-                try:
-                    item = await asyncio.wait_for(group.queue.get(), refresh - loop.time())
-                except TimeoutError:
-                    still_admitted(self._ctx.identity)  # a revoked key's stream ends
-                    continue
-                still_admitted(self._ctx.identity)
+                item = await self._next(group.queue, refresh - loop.time(), "after_sequences")
                 if item is None:
-                    raise WatcherTooSlow(
-                        "the stream fell behind; reconnect with after_sequences to continue"
-                    )
+                    continue
                 sequence, event = item
                 yield pb.WatchTeamResponse(agent_id=event.agent_id, event=event, sequence=sequence)
+
+    async def _next(
+        self, queue: Queue, within: float, resume: str
+    ) -> tuple[int, envelope_pb2.Envelope] | None:
+        """A stream's next notification, or None when none came within `within` seconds;
+        either way only while the call's key still stands (a revoked key's stream ends).
+        Raises WatcherTooSlow when the stream fell behind."""
+        try:
+            item = await asyncio.wait_for(queue.get(), within)
+        except TimeoutError:
+            still_admitted(self._ctx.identity)
+            return None
+        still_admitted(self._ctx.identity)
+        if item is None:
+            raise WatcherTooSlow(f"the stream fell behind; reconnect with {resume} to continue")
+        return item
 
 
 async def _build(ctx: Context) -> GatewayServicer:
