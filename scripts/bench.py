@@ -11,7 +11,9 @@ tenant it sends as (so achievements evaluates 28 badges), then measures in turn:
 2. unary: one-event PublishEvents calls, then one-event SubmitSurvey calls, from many
    concurrent clients: calls per second and latency;
 3. notify: under a steady background load, the time from a PublishEvents answer to the
-   badge it earns arriving on the agent's WatchAgent stream.
+   badge it earns arriving on the agent's WatchAgent stream, split at the award's
+   recorded_at (when achievements made it durable), and the CPU each process spent per
+   event of that load.
 
 Prints a table; `--json FILE` also writes the figures as JSON.
 
@@ -349,6 +351,11 @@ class Bench:
         await self.warm_up(tenant)  # the background agents hold their badges already
         watched = [f"probe-{i:03d}" for i in range(probes)]
         arrived: dict[str, float] = {}
+        # Wall-clock instants, to split the path at the badge's recorded_at (set when
+        # achievements made the award durable): consumer side, then notification side.
+        answered_at: dict[str, float] = {}
+        recorded: dict[str, float] = {}
+        arrived_at: dict[str, float] = {}
         streams = []
 
         async def watch(agent: str) -> None:
@@ -359,6 +366,8 @@ class Bench:
             async for message in stream:
                 if message.event.badge_awarded.badge_id:
                     arrived.setdefault(agent, time.perf_counter())
+                    arrived_at.setdefault(agent, time.time())
+                    recorded.setdefault(agent, message.event.recorded_at.ToNanoseconds() / 1e9)
                     return
 
         watchers = [asyncio.create_task(watch(a)) for a in watched]
@@ -376,6 +385,7 @@ class Bench:
                 next_at += tick
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
 
+        cpu0, t0 = self.procs.cpu(), time.perf_counter()
         load = asyncio.create_task(background())
         answered: dict[str, float] = {}
         try:
@@ -383,6 +393,7 @@ class Bench:
             for agent in watched:
                 await self.platform.publish([interaction(tenant, agent)])
                 answered[agent] = time.perf_counter()
+                answered_at[agent] = time.time()
                 await asyncio.sleep(0.1)
             await asyncio.wait_for(asyncio.gather(*watchers), 60)
         finally:
@@ -393,13 +404,23 @@ class Bench:
             for w in watchers:
                 w.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+        # CPU over the load, by process: at this rate the fixed costs of small batches show.
+        cpu = _per_event(cpu0, self.procs.cpu(), round(rate * (time.perf_counter() - t0)))
         latencies = [(arrived[a] - answered[a]) * 1000 for a in watched]
+        awarded = [(recorded[a] - answered_at[a]) * 1000 for a in watched]
+        delivered = [(arrived_at[a] - recorded[a]) * 1000 for a in watched]
         return {
             "background_events_per_s": rate,
             "probes": probes,
             "notify_p50_ms": round(statistics.median(latencies), 1),
             "notify_p99_ms": round(_percentile(latencies, 0.99), 1),
             "notify_max_ms": round(max(latencies), 1),
+            # answer -> award durable in achievements; award durable -> on the stream
+            "awarded_p50_ms": round(statistics.median(awarded), 1),
+            "awarded_p99_ms": round(_percentile(awarded, 0.99), 1),
+            "delivered_p50_ms": round(statistics.median(delivered), 1),
+            "delivered_p99_ms": round(_percentile(delivered, 0.99), 1),
+            "cpu_us_per_event": cpu,
         }
 
 
@@ -529,6 +550,20 @@ def table(r: dict[str, Any]) -> str:
                 f"{n['notify_p50_ms']} ms p50, {n['notify_p99_ms']} ms p99 ({n['probes']} probes)",
             )
         )
+        rows += [
+            (
+                "  of which: answer to award durable",
+                f"{n['awarded_p50_ms']} ms p50, {n['awarded_p99_ms']} ms p99",
+            ),
+            (
+                "  of which: award durable to stream",
+                f"{n['delivered_p50_ms']} ms p50, {n['delivered_p99_ms']} ms p99",
+            ),
+            (
+                "  CPU per event of that load",
+                ", ".join(f"{k} {v} us" for k, v in n["cpu_us_per_event"].items()),
+            ),
+        ]
     rows.append(
         ("peak memory (RSS)", ", ".join(f"{k} {v} MiB" for k, v in r["peak_rss_mb"].items()))
     )

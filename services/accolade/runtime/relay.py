@@ -153,6 +153,11 @@ class OutboxRelay:
         if self._conn is None:
             conn = await self._pool.acquire()
             try:
+                # Marking rows published need not wait for the WAL to reach the disk (an
+                # fsync, several milliseconds on every round): a mark that a crash loses
+                # only publishes its row again, which consumers skip, and a lost log is
+                # found again from the broker. (The pool's reset undoes this on release.)
+                await conn.execute("SET synchronous_commit = off")
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             except BaseException:
                 await self._pool.release(conn)
