@@ -13,7 +13,9 @@ tenant it sends as (so achievements evaluates 28 badges), then measures in turn:
 3. notify: under a steady background load, the time from a PublishEvents answer to the
    badge it earns arriving on the agent's WatchAgent stream, split at the award's
    recorded_at (when achievements made it durable), and the CPU each process spent per
-   event of that load.
+   event of that load;
+4. board: a leaderboard of a million agents (scripts/bench_board.py): its top 10 and
+   agents' own ranks, read while PublishEvents moves it 2,000 times a second.
 
 Prints a table; `--json FILE` also writes the figures as JSON.
 
@@ -60,6 +62,9 @@ from accolade.v1 import (
     gateway_service_pb2_grpc,
 )
 from tests.platform import Platform, counter, interaction
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_board  # beside this script
 
 CONSUMERS = ("leaderboards", "challenges", "achievements")
 ACCEPTED = gateway_service_pb2.EVENT_STATUS_ACCEPTED
@@ -469,6 +474,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print("unary calls measured", flush=True)
             if "notify" in args.phases:
                 result["notify"] = await bench.notify(args.notify_rate, args.probes)
+                print("notifications measured", flush=True)
+            if "board" in args.phases:
+                result["board"] = await bench_board.board(
+                    platform,
+                    postgres.url,
+                    procs.services["leaderboards"],
+                    args.board_agents,
+                    args.board_rate,
+                    args.board_calls,
+                )
             result["peak_rss_mb"] = procs.peak_rss_mb()
         finally:
             await platform.close()
@@ -489,6 +504,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if n := result.get("notify"):
         result["notify_p50_ms"] = n["notify_p50_ms"]
         result["notify_p99_ms"] = n["notify_p99_ms"]
+    if lb := result.get("board"):
+        result["leaderboard_top10_p99_ms"] = lb["top10_p99_ms"]
+        result["leaderboard_rank_p99_ms"] = lb["rank_p99_ms"]
+        result["leaderboard_index_mb_per_million"] = lb["index_mb_per_million"]
     return result
 
 
@@ -564,6 +583,21 @@ def table(r: dict[str, Any]) -> str:
                 ", ".join(f"{k} {v} us" for k, v in n["cpu_us_per_event"].items()),
             ),
         ]
+    if lb := r.get("board"):
+        rows += [
+            (
+                f"board of {lb['agents']:,} agents, under {lb['updates_per_s']:,} updates/s",
+                f"top 10 {lb['top10_p50_ms']} ms p50, {lb['top10_p99_ms']} ms p99; own rank "
+                f"{lb['rank_p50_ms']} ms p50, {lb['rank_p99_ms']} ms p99",
+            ),
+            (
+                "  its rank index",
+                f"{lb['index_mb_per_million']} MiB per million entries; loaded on the "
+                f"first read in {lb['first_read_seconds']} s; in one process, an update "
+                f"{lb['index_update_us']} us, a rank {lb['index_rank_us']} us, a top 10 "
+                f"{lb['index_top10_us']} us",
+            ),
+        ]
     rows.append(
         ("peak memory (RSS)", ", ".join(f"{k} {v} MiB" for k, v in r["peak_rss_mb"].items()))
     )
@@ -599,12 +633,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent one-event callers")
     parser.add_argument("--notify-rate", type=int, default=2_000, help="background events/s")
     parser.add_argument("--probes", type=int, default=100, help="badges timed to the stream")
+    parser.add_argument("--board-agents", type=int, default=1_000_000, help="agents on the board")
+    parser.add_argument("--board-rate", type=int, default=2_000, help="board updates/s")
+    parser.add_argument("--board-calls", type=int, default=1_000, help="reads of each kind")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
         "--phases",
         type=lambda v: v.split(","),
-        default=["batches", "unary", "notify"],
-        help="which measurements to run, comma-separated (default: all three)",
+        default=["batches", "unary", "notify", "board"],
+        help="which measurements to run, comma-separated (default: all four)",
     )
     parser.add_argument(
         "--spy", type=lambda v: v.split(","), default=[], help="services to profile with py-spy"

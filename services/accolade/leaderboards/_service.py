@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from datetime import date
 
 import grpc
 
+from accolade.leaderboards._live import LiveBoards
 from accolade.runtime import db
 from accolade.runtime.auth import access
 from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals, day_of
@@ -38,8 +40,18 @@ BOARDS = {b.board_id: b for b in (DAILY_RESOLUTIONS,)}
 MAX_LIMIT = 100
 
 
+def _live(ctx: Context) -> LiveBoards:
+    """The process's rank indexes, which the servicer reads and the consumer feeds."""
+    live = ctx.shared.get("boards")
+    if live is None:
+        live = ctx.shared["boards"] = LiveBoards(ctx.pool, ctx.metrics)
+        ctx.spawn(live.follow, "rank-index")
+    return live
+
+
 def _handler(ctx: Context) -> BatchHandler:
     """Adds a batch's points to each agent's period score with one upsert."""
+    live = _live(ctx)
 
     async def apply(batch: Batch) -> None:
         points: Counter[tuple[str, str, date, str]] = Counter()
@@ -49,22 +61,29 @@ def _handler(ctx: Context) -> BatchHandler:
                     points[(e.tenant_id, board.board_id, day_of(e), e.agent_id)] += 1
         if not points:
             return
-        await batch.conn.execute(
-            "INSERT INTO period_scores AS s (tenant_id, board_id, period, agent_id, score) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::float8[]) "
+        written = await batch.conn.fetch(
+            "INSERT INTO period_scores AS s (tenant_id, board_id, period, agent_id, score, "
+            "  written_by) "
+            "SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], "
+            "  $5::float8[]) "
             "ON CONFLICT (tenant_id, board_id, period, agent_id) "
-            "DO UPDATE SET score = s.score + EXCLUDED.score, updated_at = now()",
+            "DO UPDATE SET score = s.score + EXCLUDED.score, updated_at = now(), "
+            "  written_by = EXCLUDED.written_by "
+            "RETURNING tenant_id, board_id, period, agent_id, score",
             *db.columns([(*key, float(n)) for key, n in points.items()], 5),
+            live.writer,
         )
+        # Ranked at once by this process; other replicas read them within a second.
+        batch.after_commit(functools.partial(live.written, [tuple(r) for r in written]))
 
     return apply
 
 
 class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
-    """Answers the top of a board and an agent's rank."""
+    """Answers the top of a board and an agent's rank, from the rank index."""
 
     def __init__(self, ctx: Context) -> None:
-        self._pool = ctx.pool
+        self._live = _live(ctx)
 
     @staticmethod
     def _board(v: Violations, field: str, board_id: str) -> str:
@@ -83,25 +102,15 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             v.add("limit", f"must be between 1 and {MAX_LIMIT} (0 means 10), not {request.limit}")
         v.check()
         board_id = self._board(v, "board_id", request.board_id)
-        # One statement, so the entries and the total come from one snapshot.
-        rows = await self._pool.fetch(
-            "SELECT agent_id, score, rank() OVER (ORDER BY score DESC) AS rank, count(*) OVER () AS total "
-            "FROM period_scores WHERE tenant_id = $1 AND board_id = $2 AND period = $3 "
-            'ORDER BY score DESC, agent_id COLLATE "C" LIMIT $4',
-            request.tenant_id,
-            board_id,
-            day,
-            request.limit or 10,
-        )
-        total = rows[0]["total"] if rows else 0
+        index = await self._live.index((request.tenant_id, board_id, day))
         return pb.GetLeaderboardResponse(
             board_id=board_id,
             period=day.isoformat(),
             entries=[
-                pb.LeaderboardEntry(rank=r["rank"], agent_id=r["agent_id"], score=r["score"])
-                for r in rows
+                pb.LeaderboardEntry(rank=e.rank, agent_id=e.agent_id, score=e.score)
+                for e in index.entries(0, request.limit or 10)
             ],
-            total_agents=total,
+            total_agents=len(index),
         )
 
     async def GetAgentRank(
@@ -113,26 +122,14 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         day = v.day("day", request.day, today=utcnow().date())
         v.check()
         board_id = self._board(v, "board_id", request.board_id)
-        # One statement, so the rank, the score and the total come from one snapshot.
-        row = await self._pool.fetchrow(
-            "SELECT (SELECT count(*) FROM period_scores o WHERE o.tenant_id = $1 AND o.board_id = $2 "
-            "    AND o.period = $3) AS total, s.score, "
-            "  (SELECT count(*) FROM period_scores o WHERE o.tenant_id = $1 AND o.board_id = $2 "
-            "     AND o.period = $3 AND o.score > s.score) + 1 AS rank "
-            "FROM (SELECT 1) AS one LEFT JOIN period_scores s ON s.tenant_id = $1 AND s.board_id = $2 "
-            "  AND s.period = $3 AND s.agent_id = $4",
-            request.tenant_id,
-            board_id,
-            day,
-            request.agent_id,
-        )
-        found = row["score"] is not None
+        index = await self._live.index((request.tenant_id, board_id, day))
+        entry = index.rank(request.agent_id)
         return pb.GetAgentRankResponse(
             board_id=board_id,
             period=day.isoformat(),
-            rank=row["rank"] if found else 0,
-            score=row["score"] if found else 0,
-            total_agents=row["total"],
+            rank=entry.rank if entry else 0,
+            score=entry.score if entry else 0,
+            total_agents=len(index),
         )
 
 

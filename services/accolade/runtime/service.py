@@ -38,6 +38,8 @@ class Context:
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     # Extra conditions for SERVING besides the database and broker answering.
     ready_checks: list[Callable[[], bool]] = dataclasses.field(default_factory=list)
+    # What a service's servicer and its consumers' handlers share in one process, by name.
+    shared: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def topic(self, name: str) -> str:
         """The configured name of a logical topic such as "activity"."""

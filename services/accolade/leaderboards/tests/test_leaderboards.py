@@ -207,3 +207,43 @@ async def test_statement_timeouts_and_a_read_only_failover_lose_and_dead_letter_
     await caught_up(settings)
     assert await read_topic(infra.bootstrap, dead_letters) == []
     assert await board() == [(1, "ana", 6)]
+
+
+async def test_the_rank_index_follows_what_other_replicas_write(
+    start_service, infra, database_url
+) -> None:
+    leaderboards = await start_service("leaderboards")
+    stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
+    activity = leaderboards.settings.topics.topic("activity")
+
+    async def board() -> list[tuple[int, str, float]]:
+        return ranking(await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme")))
+
+    # Read once: this process now ranks today's board from its index.
+    await produce(infra.bootstrap, activity, [interaction("acme", "ana")])
+    await eventually(board, lambda b: b == [(1, "ana", 1)])
+
+    # Another replica, consuming other partitions, writes its agents' scores to the table.
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO leaderboards.period_scores (tenant_id, board_id, period, agent_id, "
+            "  score) VALUES ('acme', $1, (now() AT TIME ZONE 'UTC')::date, 'bo', 5), "
+            "  ('acme', $1, (now() AT TIME ZONE 'UTC')::date, 'cy', 5)",
+            BOARD,
+        )
+    finally:
+        await conn.close()
+    await eventually(
+        board,
+        lambda b: b == [(1, "bo", 5), (1, "cy", 5), (3, "ana", 1)],
+        what="the scores another replica wrote",
+    )
+    rank = await stub.GetAgentRank(pb.GetAgentRankRequest(tenant_id="acme", agent_id="cy"))
+    assert (rank.rank, rank.score, rank.total_agents) == (1, 5, 3)
+
+    # What this process writes itself and what it reads back from the table agree.
+    await produce(infra.bootstrap, activity, [interaction("acme", "cy")])
+    await eventually(board, lambda b: b == [(1, "cy", 6), (2, "bo", 5), (3, "ana", 1)])
+    await caught_up(leaderboards.settings)
+    assert await board() == [(1, "cy", 6), (2, "bo", 5), (3, "ana", 1)]
