@@ -10,6 +10,7 @@ from datetime import date
 import grpc
 
 from accolade.leaderboards._live import LiveBoards
+from accolade.leaderboards._rank import Entry
 from accolade.runtime import db
 from accolade.runtime.auth import access
 from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals, day_of
@@ -38,6 +39,7 @@ DAILY_RESOLUTIONS = Board(
 )
 BOARDS = {b.board_id: b for b in (DAILY_RESOLUTIONS,)}
 MAX_LIMIT = 100
+MAX_AROUND = 10
 
 
 def _live(ctx: Context) -> LiveBoards:
@@ -100,16 +102,15 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         day = v.day("day", request.day, today=utcnow().date())
         if not 0 <= request.limit <= MAX_LIMIT:
             v.add("limit", f"must be between 1 and {MAX_LIMIT} (0 means 10), not {request.limit}")
+        if request.offset < 0:
+            v.add("offset", f"must not be negative, not {request.offset}")
         v.check()
         board_id = self._board(v, "board_id", request.board_id)
         index = await self._live.index((request.tenant_id, board_id, day))
         return pb.GetLeaderboardResponse(
             board_id=board_id,
             period=day.isoformat(),
-            entries=[
-                pb.LeaderboardEntry(rank=e.rank, agent_id=e.agent_id, score=e.score)
-                for e in index.entries(0, request.limit or 10)
-            ],
+            entries=_entries(index.entries(request.offset, request.limit or 10)),
             total_agents=len(index),
         )
 
@@ -120,6 +121,8 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         v.identifier("tenant_id", request.tenant_id)
         v.identifier("agent_id", request.agent_id)
         day = v.day("day", request.day, today=utcnow().date())
+        if not 0 <= request.around <= MAX_AROUND:
+            v.add("around", f"must be between 0 and {MAX_AROUND}, not {request.around}")
         v.check()
         board_id = self._board(v, "board_id", request.board_id)
         index = await self._live.index((request.tenant_id, board_id, day))
@@ -130,7 +133,15 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             rank=entry.rank if entry else 0,
             score=entry.score if entry else 0,
             total_agents=len(index),
+            percentile=index.percentile(request.agent_id) or 0.0,
+            around=_entries(index.around(request.agent_id, request.around))
+            if request.around
+            else [],
         )
+
+
+def _entries(entries: list[Entry]) -> list[pb.LeaderboardEntry]:
+    return [pb.LeaderboardEntry(rank=e.rank, agent_id=e.agent_id, score=e.score) for e in entries]
 
 
 async def _build(ctx: Context) -> LeaderboardsServicer:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&accolade/v1/leaderboards_service.proto\x12\x0b\x61\x63\x63olade.v1\"X\n\x15GetLeaderboardRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"A\n\x10LeaderboardEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x80\x01\n\x16GetLeaderboardResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12.\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x14\n\x0ctotal_agents\x18\x04 \x01(\x05\"Y\n\x13GetAgentRankRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x03 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x04 \x01(\t\"k\n\x14GetAgentRankResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x14\n\x0ctotal_agents\x18\x05 \x01(\x05\x32\xc5\x01\n\x13LeaderboardsService\x12Y\n\x0eGetLeaderboard\x12\".accolade.v1.GetLeaderboardRequest\x1a#.accolade.v1.GetLeaderboardResponse\x12S\n\x0cGetAgentRank\x12 .accolade.v1.GetAgentRankRequest\x1a!.accolade.v1.GetAgentRankResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&accolade/v1/leaderboards_service.proto\x12\x0b\x61\x63\x63olade.v1\"h\n\x15GetLeaderboardRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\"A\n\x10LeaderboardEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x80\x01\n\x16GetLeaderboardResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12.\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x14\n\x0ctotal_agents\x18\x04 \x01(\x05\"i\n\x13GetAgentRankRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x03 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x04 \x01(\t\x12\x0e\n\x06\x61round\x18\x05 \x01(\x05\"\xae\x01\n\x14GetAgentRankResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x14\n\x0ctotal_agents\x18\x05 \x01(\x05\x12\x12\n\npercentile\x18\x06 \x01(\x01\x12-\n\x06\x61round\x18\x07 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry2\xc5\x01\n\x13LeaderboardsService\x12Y\n\x0eGetLeaderboard\x12\".accolade.v1.GetLeaderboardRequest\x1a#.accolade.v1.GetLeaderboardResponse\x12S\n\x0cGetAgentRank\x12 .accolade.v1.GetAgentRankRequest\x1a!.accolade.v1.GetAgentRankResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,15 +32,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.leaderboards_se
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETLEADERBOARDREQUEST']._serialized_start=55
-  _globals['_GETLEADERBOARDREQUEST']._serialized_end=143
-  _globals['_LEADERBOARDENTRY']._serialized_start=145
-  _globals['_LEADERBOARDENTRY']._serialized_end=210
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=213
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=341
-  _globals['_GETAGENTRANKREQUEST']._serialized_start=343
-  _globals['_GETAGENTRANKREQUEST']._serialized_end=432
-  _globals['_GETAGENTRANKRESPONSE']._serialized_start=434
-  _globals['_GETAGENTRANKRESPONSE']._serialized_end=541
-  _globals['_LEADERBOARDSSERVICE']._serialized_start=544
-  _globals['_LEADERBOARDSSERVICE']._serialized_end=741
+  _globals['_GETLEADERBOARDREQUEST']._serialized_end=159
+  _globals['_LEADERBOARDENTRY']._serialized_start=161
+  _globals['_LEADERBOARDENTRY']._serialized_end=226
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=229
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=357
+  _globals['_GETAGENTRANKREQUEST']._serialized_start=359
+  _globals['_GETAGENTRANKREQUEST']._serialized_end=464
+  _globals['_GETAGENTRANKRESPONSE']._serialized_start=467
+  _globals['_GETAGENTRANKRESPONSE']._serialized_end=641
+  _globals['_LEADERBOARDSSERVICE']._serialized_start=644
+  _globals['_LEADERBOARDSSERVICE']._serialized_end=841
 # @@protoc_insertion_point(module_scope)

@@ -95,6 +95,27 @@ async def test_agents_are_ranked_by_resolutions_per_day(start_service, infra) ->
     assert await rank("dave") == (4, 1, 4)
     assert await rank("erin") == (0, 0, 4)
 
+    # Pages keep the board's ranks, a page inside a tie included.
+    page = await stub.GetLeaderboard(
+        pb.GetLeaderboardRequest(tenant_id="acme", day=today, limit=2, offset=2)
+    )
+    assert (ranking(page), page.total_agents) == (top[2:4], 4)
+    past = await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", offset=4))
+    assert (ranking(past), past.total_agents) == ([], 4)
+
+    # Around an agent, and the share of the others whose score the agent's beats or equals.
+    async def around(agent: str, k: int) -> tuple[list[tuple[int, str, float]], float]:
+        r = await stub.GetAgentRank(
+            pb.GetAgentRankRequest(tenant_id="acme", agent_id=agent, day=today, around=k)
+        )
+        return [(e.rank, e.agent_id, e.score) for e in r.around], r.percentile
+
+    assert await around("carol", 1) == (top[1:4], 100 * 2 / 3)  # beats dave, equals bob
+    assert await around("alice", 2) == (top[:3], 100)
+    assert await around("dave", 10) == (top, 0)
+    assert await around("erin", 3) == ([], 0)
+    assert await around("bob", 0) == ([], 100 * 2 / 3)
+
     before = await board(day=yesterday)
     assert (before.period, ranking(before), before.total_agents) == (yesterday, [(1, "dave", 5)], 1)
     assert await rank("dave", day=yesterday) == (1, 5, 1)
@@ -129,6 +150,12 @@ async def test_bad_requests_name_the_field_and_unknown_boards_are_not_found(
     assert await violations(
         stub.GetAgentRank(pb.GetAgentRankRequest(tenant_id="acme", agent_id=""))
     ) == ["agent_id"]
+    assert await violations(
+        stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", offset=-1))
+    ) == ["offset"]
+    assert await violations(
+        stub.GetAgentRank(pb.GetAgentRankRequest(tenant_id="acme", agent_id="a1", around=11))
+    ) == ["around"]
 
     for call in (
         stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", board_id="fastest-typist")),
