@@ -379,19 +379,13 @@ class Bench:
         await asyncio.sleep(2)  # every stream is registered with the hub
         stop = asyncio.Event()
 
-        async def background() -> None:
-            tick, per_tick = 0.05, max(1, round(rate * 0.05))
-            next_at = time.perf_counter()
-            while not stop.is_set():
-                batch = [
-                    interaction(tenant, self.agents[i % len(self.agents)]) for i in range(per_tick)
-                ]
-                await self.platform.publish(batch)
-                next_at += tick
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        def batch(n: int) -> list[Any]:
+            return [interaction(tenant, self.agents[i % len(self.agents)]) for i in range(n)]
 
-        cpu0, t0 = self.procs.cpu(), time.perf_counter()
-        load = asyncio.create_task(background())
+        cpu0 = self.procs.cpu()
+        load = asyncio.create_task(
+            bench_board.steady_load(self.platform.publish, batch, rate, stop)
+        )
         answered: dict[str, float] = {}
         try:
             await asyncio.sleep(2)  # the load is steady before the first probe
@@ -403,14 +397,14 @@ class Bench:
             await asyncio.wait_for(asyncio.gather(*watchers), 60)
         finally:
             stop.set()
-            await load
+            sent = await load
             for s in streams:
                 s.cancel()
             for w in watchers:
                 w.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
         # CPU over the load, by process: at this rate the fixed costs of small batches show.
-        cpu = _per_event(cpu0, self.procs.cpu(), round(rate * (time.perf_counter() - t0)))
+        cpu = _per_event(cpu0, self.procs.cpu(), sent)
         latencies = [(arrived[a] - answered[a]) * 1000 for a in watched]
         awarded = [(recorded[a] - answered_at[a]) * 1000 for a in watched]
         delivered = [(arrived_at[a] - recorded[a]) * 1000 for a in watched]
