@@ -104,3 +104,68 @@ async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> Non
     assert "bad.yaml, document 2 (Badge broken): spec.tiers[1].threshold: tiers must ascend" in err
     code, out, _ = await accolade("get", "badges", "fine", *at)
     assert code == 1
+
+
+BOARDS = """
+apiVersion: accolade/v1
+kind: Leaderboard
+metadata: {id: csat-month, name: CSAT this month}
+spec: {event: survey_submitted, metric: avg, field: csat, period: month, min_events: 20}
+---
+apiVersion: accolade/v1
+kind: Badge
+metadata: {id: five-stars, name: Five stars}
+spec:
+  event: survey_submitted
+  when: event.csat == 5
+  tiers: [{id: one, threshold: 1, xp: 5}]
+"""
+
+
+async def test_a_file_of_badges_and_boards_goes_to_both_services_or_to_neither(
+    start_service, tmp_path: Path
+) -> None:
+    achievements = await start_service("achievements")
+    leaderboards = await start_service("leaderboards")
+    at = [
+        "--tenant",
+        "acme",
+        "--address",
+        f"127.0.0.1:{achievements.grpc_port}",
+        "--leaderboards",
+        f"127.0.0.1:{leaderboards.grpc_port}",
+        "--key",
+        achievements.keys["acme"],
+    ]
+    # A typo in the board's condition: neither the board nor the badge is applied.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BOARDS.replace("metric: avg,", "metric: avg, when: event.csta > 0,"))
+    code, _, err = await accolade("apply", "-f", str(bad), *at)
+    assert code == 1
+    assert "bad.yaml, document 1 (Leaderboard csat-month): spec.when: 1:6: " in err, err
+    code, out, _ = await accolade("get", "badges", *at)
+    assert (code, out.splitlines()[1:]) == (0, [])
+    code, out, _ = await accolade("get", "boards", *at)
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["daily-resolutions"]
+
+    good = tmp_path / "good.yaml"
+    good.write_text(BOARDS)
+    code, out, err = await accolade("apply", "-f", str(good), *at)
+    assert code == 0, err
+    assert out.splitlines() == [
+        "badge/five-stars created (version 1)",
+        "leaderboard/csat-month created (version 1)",
+    ]
+    # What `get boards -o yaml` prints applies again as it is, changing nothing.
+    code, out, _ = await accolade("get", "boards", "csat-month", "-o", "yaml", *at)
+    (doc,) = yaml.safe_load_all(out)
+    assert (doc["kind"], doc["spec"]["min_events"], doc["metadata"]["version"]) == (
+        "Leaderboard",
+        20,
+        1,
+    )
+    del doc["metadata"]["version"], doc["metadata"]["effective_at"]
+    again = tmp_path / "again.yaml"
+    again.write_text(yaml.safe_dump(doc))
+    code, out, err = await accolade("apply", "-f", str(again), *at)
+    assert (code, out.splitlines()) == (0, ["leaderboard/csat-month unchanged (version 1)"]), err

@@ -1,4 +1,5 @@
-"""`accolade apply -f FILE` and `accolade get badges|leveltable`: programs on a running platform."""
+"""`accolade apply -f FILE` and `accolade get badges|leveltable|boards`: programs on a
+running platform."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import grpc
 
-from accolade import _options, _replay_commands, clients, programs
+from accolade import _board_commands, _options, _replay_commands, clients, programs
 from accolade.runtime.interceptors import bad_request_violations
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
@@ -44,6 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
     _connection(p)
     _replay_commands.connection(p)
+    _board_commands.connection(p)
     p.set_defaults(run=apply)
 
     p = sub.add_parser(
@@ -55,11 +57,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(run=lambda args: _replay_commands.replay(args, _target(args)))
 
     p = sub.add_parser("get", help="show a program's documents")
-    p.add_argument("kind", choices=("badges", "leveltable"))
-    p.add_argument("id", nargs="?", help="one badge")
+    p.add_argument("kind", choices=("badges", "leveltable", "boards"))
+    p.add_argument("id", nargs="?", help="one badge or board")
     p.add_argument("-o", "--output", choices=("table", "yaml"), default="table")
     p.add_argument("--archived", action="store_true", help="list archived badges too")
     _connection(p)
+    _board_commands.connection(p)
     p.set_defaults(run=get)
 
 
@@ -97,11 +100,34 @@ def apply(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -> int:
+    boards = [d for d in documents if d.kind == "Leaderboard"]
+    program = [d for d in documents if d.kind != "Leaderboard"]
+    if boards and program and not args.dry_run:
+        # Two services take the file: both check it first, so that a document either
+        # refuses leaves everything as it was.
+        code = await _board_commands.apply(args, boards, dry_run=True, quiet=True)
+        if code or (code := await _apply_program(args, program, dry_run=True, quiet=True)):
+            return code
+    if program and (code := await _apply_program(args, program, dry_run=args.dry_run)):
+        return code
+    if boards:
+        return await _board_commands.apply(args, boards, dry_run=args.dry_run)
+    return 0
+
+
+async def _apply_program(
+    args: argparse.Namespace,
+    documents: list[programs.Document],
+    *,
+    dry_run: bool,
+    quiet: bool = False,
+) -> int:
+    """Applies the achievements service's documents (badges, a level table)."""
     badges = [d for d in documents if d.kind == "Badge"]
     tables = [d for d in documents if d.kind == "LevelTable"]
     try:
         request = programs.apply_request(
-            args.tenant, documents, effective_at=args.effective_at, dry_run=args.dry_run
+            args.tenant, documents, effective_at=args.effective_at, dry_run=dry_run
         )
     except programs.ProgramError as exc:
         return _fail(str(exc))
@@ -110,7 +136,7 @@ async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -
     ) as channel:
         stub = pb_grpc.AchievementsServiceStub(channel)
         try:
-            if args.dry_run:
+            if dry_run and not quiet:
                 await _diff(stub, args.tenant, badges)
             reply = await stub.ApplyProgram(request, timeout=30)
         except grpc.aio.AioRpcError as exc:
@@ -120,10 +146,12 @@ async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -
                 _locate(field, why, badges, tables) for field, why in bad_request_violations(exc)
             ]
             return _fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
-        suffix = " (dry run: nothing stored)" if args.dry_run else ""
+        if quiet:
+            return 0
+        suffix = " (dry run: nothing stored)" if dry_run else ""
         for c in reply.changes:
             print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
-        if args.backfill is None or args.dry_run:
+        if args.backfill is None or dry_run:
             return 0
         created = [c.id for c in reply.changes if c.kind == "Badge" and c.action == "created"]
         if not created:
@@ -181,7 +209,9 @@ async def _diff(
 
 
 def get(args: argparse.Namespace) -> int:
-    """Prints a tenant's badges or level table."""
+    """Prints a tenant's badges, level table or boards."""
+    if args.kind == "boards":
+        return asyncio.run(_board_commands.get(args))
     return asyncio.run(_get(args))
 
 

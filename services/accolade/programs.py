@@ -19,9 +19,16 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from accolade.v1 import achievements_service_pb2 as pb
+from accolade.v1 import leaderboards_service_pb2 as lb
 
 API_VERSION = "accolade/v1"
-KINDS: dict[str, type[Message]] = {"Badge": pb.BadgeDefinition, "LevelTable": pb.LevelTable}
+# Each kind, and the message of its owner's admin RPC: achievements for badges and the
+# level table, leaderboards for boards.
+KINDS: dict[str, type[Message]] = {
+    "Badge": pb.BadgeDefinition,
+    "LevelTable": pb.LevelTable,
+    "Leaderboard": lb.LeaderboardDefinition,
+}
 # The starter program, in a checkout of the project.
 STARTER = Path(__file__).resolve().parents[2] / "deploy" / "programs" / "starter.yaml"
 # Set by the service, never by a file.
@@ -42,7 +49,7 @@ class Document:
 
     Attributes:
         source: where it is, such as "starter.yaml, document 3".
-        kind: "Badge" or "LevelTable".
+        kind: "Badge", "LevelTable" or "Leaderboard".
         message: what the admin RPC takes.
     """
 

@@ -13,11 +13,12 @@ from datetime import datetime
 import asyncpg
 
 from accolade.achievements import _gates, _store
-from accolade.achievements._programs import Loaded, Programs, calendars
+from accolade.achievements._programs import Loaded, Programs
 from accolade.rules import calendar, evaluate
 from accolade.rules.aggregates import Agg
 from accolade.rules.definitions import Levels
 from accolade.rules.evaluate import Award
+from accolade.rules.tenants import calendars
 from accolade.runtime import db, outbox
 from accolade.runtime.inbox import Batch, BatchHandler
 from accolade.runtime.roster import latest_entries

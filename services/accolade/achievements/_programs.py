@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 import asyncpg
 
-from accolade.rules import calendar
 from accolade.rules.definitions import (
     Levels,
     Rule,
@@ -19,9 +18,7 @@ from accolade.rules.definitions import (
     compile_levels,
 )
 from accolade.rules.evaluate import Program
-from accolade.runtime.identity import Tenant
-from accolade.runtime.service import Context
-from accolade.runtime.settings import Settings
+from accolade.rules.tenants import CalendarOf
 from accolade.runtime.validation import Violations
 from accolade.v1 import achievements_service_pb2 as pb
 
@@ -35,29 +32,6 @@ class Loaded:
     revision: int
     program: Program
     levels: Levels | None
-
-
-CalendarOf = Callable[[str], calendar.Calendar]
-
-
-def tenant_calendar(settings: Settings, tenant: Tenant | None) -> calendar.Calendar:
-    """How a tenant counts time: its default zone, first day of the week and lateness.
-
-    A tenant the identity topic has not told of yet counts in UTC weeks from Monday, with
-    the service's default lateness (ACCOLADE_EVENT_LATENESS_SECONDS).
-    """
-    if tenant is None:
-        return calendar.Calendar(lateness=timedelta(seconds=settings.event_lateness_seconds))
-    return calendar.Calendar(
-        default_zone=tenant.time_zone or "UTC",
-        week_start=max(0, tenant.week_start - 1),
-        lateness=timedelta(seconds=tenant.lateness_seconds),
-    )
-
-
-def calendars(ctx: Context) -> CalendarOf:
-    """Each tenant's calendar, as the tenant's settings now stand."""
-    return lambda tenant_id: tenant_calendar(ctx.settings, ctx.identity.tenant(tenant_id))
 
 
 class Programs:

@@ -15,6 +15,7 @@ from accolade.achievements._awards import announcements, close_some, count, eval
 from accolade.achievements._gates import decide
 from accolade.rules import calendar, evaluate
 from accolade.rules.definitions import Rule
+from accolade.rules.tenants import CalendarOf
 from accolade.runtime import db, outbox
 from accolade.runtime.errors import FailedPrecondition, InvalidArgument
 from accolade.runtime.roster import latest_entries
@@ -62,7 +63,7 @@ async def replay(
     pool: asyncpg.Pool,
     dsn: str,
     migrations: list[db.Migration],
-    cal_of: _programs.CalendarOf,
+    cal_of: CalendarOf,
     requests: AsyncIterator[pb.ReplayRequest],
 ) -> pb.ReplayResponse:
     """Rebuilds a tenant's state from the events of `requests` in a scratch schema, with
@@ -164,7 +165,7 @@ async def _compare(
 
 async def backfill(
     pool: asyncpg.Pool,
-    cal_of: _programs.CalendarOf,
+    cal_of: CalendarOf,
     topic: str,
     requests: AsyncIterator[pb.BackfillRequest],
 ) -> pb.BackfillResponse:

@@ -10,9 +10,9 @@ import grpc
 
 from accolade.achievements import _programs, _replay, _store
 from accolade.achievements._awards import badges_handler, roster_handler
-from accolade.achievements._programs import calendars
 from accolade.achievements._progress import progress
 from accolade.rules import calendar
+from accolade.rules.tenants import calendars
 from accolade.runtime.auth import access
 from accolade.runtime.errors import NotFound
 from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER

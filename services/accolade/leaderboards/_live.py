@@ -1,8 +1,8 @@
 """The rank indexes of the board periods being read, kept current from PostgreSQL.
 
-PostgreSQL (`period_scores`) stays the source of truth; an index is a copy that losing
-loses nothing. A board period's index is loaded with one query the first time it is
-read, and kept current two ways:
+PostgreSQL stays the source of truth; an index is a copy that losing loses nothing. A
+board period's index is loaded with one query the first time it is read, and kept
+current two ways:
 
 - the scores this process's own consumer writes reach it right after their commit, so
   they can be read at once;
@@ -23,66 +23,141 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
+from prometheus_client import Gauge
 
+from accolade.leaderboards._definitions import BoardRule
 from accolade.leaderboards._rank import RankIndex
-from accolade.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-# (tenant, board, period)
-BoardKey = tuple[str, str, date]
-# A score as written: (tenant, board, period, agent, score)
-Score = tuple[str, str, date, str, float]
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Source:
+    """Where one kind of board keeps its scores: the table, its key and value columns."""
+
+    table: str
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+
+
+# The built-in board: one score per (tenant, board, UTC day, agent).
+PERIOD_SCORES = Source("period_scores", ("tenant_id", "board_id", "period"), ("score",))
+# Tenants' boards: the matching events' count and total per version, period and agent.
+BOARD_SCORES = Source(
+    "board_scores", ("tenant_id", "board_id", "version", "period"), ("n", "total")
+)
+
+
+class Board:
+    """One board period in memory: the ranked agents, and those not yet eligible."""
+
+    def __init__(self, rule: BoardRule | None) -> None:
+        self.rule = rule
+        self.index = RankIndex(higher_is_better=rule is None or rule.higher)
+        # Agents with matching events but fewer than the board's minimum, to their count.
+        self.waiting: dict[str, int] = {}
+
+    def put(self, agent: str, values: Sequence[Any]) -> None:
+        """Takes an agent's stored values (a score; or a count and a total)."""
+        if self.rule is None:
+            self.index.set(agent, float(values[0]))
+            return
+        n, total = int(values[0]), float(values[1])
+        score = self.rule.score(n, total)
+        if score is None:
+            self.index.discard(agent)
+            self.waiting[agent] = n
+        else:
+            self.waiting.pop(agent, None)
+            self.index.set(agent, score)
+
+    def load(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Replaces everything with `rows` of (agent, values...) at once."""
+        if self.rule is None:
+            self.index.load((r[0], float(r[1])) for r in rows)
+            return
+        ranked = []
+        for agent, n, total in rows:
+            score = self.rule.score(n, total)
+            if score is None:
+                self.waiting[agent] = n
+            else:
+                ranked.append((agent, score))
+        self.index.load(ranked)
+
+    def __len__(self) -> int:
+        return len(self.index) + len(self.waiting)
 
 
 @dataclasses.dataclass(slots=True)
 class _Live:
-    index: RankIndex
-    loaded: asyncio.Future[RankIndex]
+    board: Board
+    loaded: asyncio.Future[Board]
     began: float  # when its load began (loop time)
     read_at: float
-    # Scores written while the load ran, applied once it is done, in commit order.
-    pending: list[tuple[str, float]] | None = dataclasses.field(default_factory=list)
+    # Values written while the load ran, applied once it is done, in commit order.
+    pending: list[tuple[str, Sequence[Any]]] | None = dataclasses.field(default_factory=list)
 
 
 class LiveBoards:
-    """Rank indexes by board period: loaded on first read, then followed."""
+    """Rank indexes of one kind of board, by board period: loaded on first read, then
+    followed."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
-        metrics: Metrics,
+        source: Source,
+        entries: Gauge,
         *,
+        writer: str | None = None,
         poll_interval: float = 1.0,
         overlap: float = 5.0,
         idle_seconds: float = 600.0,
     ) -> None:
+        """Args:
+        source: the table the boards' scores are in.
+        entries: the gauge of the entries held, labelled by the source's table.
+        writer: who this process is in the table's `written_by` (new at every start).
+        """
         self._pool = pool
-        # Who this process is in `period_scores.written_by`: new at every start.
-        self.writer = uuid.uuid4().hex
+        self._source = source
+        self.writer = writer or uuid.uuid4().hex
         self._poll_interval = poll_interval
         self._overlap = timedelta(seconds=overlap)
         self._idle_seconds = idle_seconds
-        self._boards: dict[BoardKey, _Live] = {}
-        # Set while a poll's query runs: the scores written meanwhile, which are at least
-        # as new as what the poll read.
-        self._fed: set[tuple[BoardKey, str]] | None = None
+        self._boards: dict[tuple[Any, ...], _Live] = {}
+        # Set while a poll runs: the agents written meanwhile, whose rows it read older.
+        self._fed: set[tuple[tuple[Any, ...], str]] | None = None
         self._since: datetime | None = None
-        self._entries = metrics.gauge(
-            "rank_index_entries", "Entries held in the rank indexes of the boards being read."
+        self._entries = entries.labels(source.table)
+        k = len(source.key)
+        where = " AND ".join(f"{c} = ${i}" for i, c in enumerate(source.key, 1))
+        self._load_sql = (
+            f"SELECT agent_id, {', '.join(source.values)} FROM {source.table} WHERE {where}"  # noqa: S608 - constant names
         )
+        self._poll_sql = (
+            f"SELECT {', '.join(source.key)}, agent_id, {', '.join(source.values)}, updated_at "  # noqa: S608 - constant names
+            f"FROM {source.table} WHERE updated_at > $1 AND written_by <> $2"
+        )
+        self._split = k
 
-    async def index(self, key: BoardKey) -> RankIndex:
-        """The index of a board period, loading it first if it is not held."""
+    async def board(self, key: tuple[Any, ...], rule: BoardRule | None = None) -> Board:
+        """A board period, loading it first if it is not held.
+
+        Args:
+            key: the values of the source's key columns.
+            rule: the board version whose scores these are (None for the built-in board).
+        """
         loop = asyncio.get_running_loop()
         live = self._boards.get(key)
         if live is None:
             live = self._boards[key] = _Live(
-                RankIndex(), loop.create_future(), loop.time(), loop.time()
+                Board(rule), loop.create_future(), loop.time(), loop.time()
             )
             try:
                 await self._load(key, live)
@@ -94,42 +169,36 @@ class LiveBoards:
         live.read_at = loop.time()
         return await asyncio.shield(live.loaded)
 
-    async def _load(self, key: BoardKey, live: _Live) -> None:
+    async def _load(self, key: tuple[Any, ...], live: _Live) -> None:
         started = asyncio.get_running_loop().time()
-        rows = await self._pool.fetch(
-            "SELECT agent_id, score FROM period_scores "
-            "WHERE tenant_id = $1 AND board_id = $2 AND period = $3",
-            *key,
-        )
-        live.index.load(rows)
-        for agent, score in live.pending or ():
-            live.index.set(agent, score)
+        live.board.load(await self._pool.fetch(self._load_sql, *key))
+        for agent, values in live.pending or ():
+            live.board.put(agent, values)
         live.pending = None
-        live.loaded.set_result(live.index)
+        live.loaded.set_result(live.board)
         log.info(
             "rank index loaded",
             extra={
-                "tenant": key[0],
-                "board": key[1],
-                "period": key[2].isoformat(),
-                "entries": len(live.index),
+                "board": "/".join(map(str, key)),
+                "entries": len(live.board),
                 "seconds": round(asyncio.get_running_loop().time() - started, 3),
             },
         )
 
-    def written(self, scores: Iterable[Score]) -> None:
-        """Takes the scores a batch wrote, once its transaction committed."""
-        for tenant, board, period, agent, score in scores:
-            key = (tenant, board, period)
+    def written(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Takes the rows a batch wrote (key columns, agent, values), once committed."""
+        k = self._split
+        for row in rows:
+            key, agent, values = tuple(row[:k]), row[k], row[k + 1 :]
             live = self._boards.get(key)
             if live is None:
                 continue  # not read here: loaded from the table when it is
             if self._fed is not None:
                 self._fed.add((key, agent))
             if live.pending is not None:
-                live.pending.append((agent, score))
+                live.pending.append((agent, values))
             else:
-                live.index.set(agent, score)
+                live.board.put(agent, values)
 
     async def follow(self) -> None:
         """Reads what other replicas wrote, and drops idle indexes, until cancelled."""
@@ -137,42 +206,38 @@ class LiveBoards:
             await asyncio.sleep(self._poll_interval)
             self._drop_idle()
             await self.poll()
-            self._entries.set(sum(len(b.index) for b in self._boards.values()))
+            self._entries.set(sum(len(b.board) for b in self._boards.values()))
 
     async def poll(self) -> int:
-        """Applies the scores changed since the last poll; returns how many rows it read."""
+        """Applies the rows other replicas changed since the last poll; returns how many."""
         if not self._boards:
             self._since = None  # nothing to keep current; a load reads what is there
             return 0
         loop = asyncio.get_running_loop()
         started = loop.time()
-        fed: set[tuple[BoardKey, str]] = set()
+        k = self._split
+        fed: set[tuple[tuple[Any, ...], str]] = set()
         self._fed = fed
         try:
             if self._since is None:
                 # The boards held were loaded within the overlap before now.
                 self._since = await self._pool.fetchval("SELECT now()")
-            rows = await self._pool.fetch(
-                "SELECT tenant_id, board_id, period, agent_id, score, updated_at "
-                "FROM period_scores WHERE updated_at > $1 AND written_by <> $2",
-                self._since - self._overlap,
-                self.writer,
-            )
-            for i, (tenant, board, period, agent, score, _) in enumerate(rows):
+            rows = await self._pool.fetch(self._poll_sql, self._since - self._overlap, self.writer)
+            for i, row in enumerate(rows):
                 if i and not i % 1000:
                     await asyncio.sleep(0)  # queries are answered between chunks
-                key = (tenant, board, period)
+                key, agent = tuple(row[:k]), row[k]
                 live = self._boards.get(key)
                 # A board loaded after the poll began holds these rows or newer already,
                 # and so does one this process wrote since.
                 if live is None or live.began > started or (key, agent) in fed:
                     continue
                 if live.pending is None:
-                    live.index.set(agent, score)
+                    live.board.put(agent, tuple(row[k + 1 : -1]))
         finally:
             self._fed = None
         if rows:
-            self._since = max(self._since, max(r[5] for r in rows))
+            self._since = max(self._since, max(r[-1] for r in rows))
         return len(rows)
 
     def _drop_idle(self) -> None:

@@ -1,19 +1,22 @@
-"""The leaderboards service: per-day scores from activity, ranks on request."""
+"""The leaderboards service: boards as data, scores from activity and feedback, ranks
+from the rank index."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections import Counter
+import uuid
 from datetime import date
+from typing import Any
 
 import grpc
 
-from accolade.leaderboards._live import LiveBoards
+from accolade.leaderboards import _boards, _tally
+from accolade.leaderboards._boards import BUILT_IN, Boards
+from accolade.leaderboards._live import BOARD_SCORES, PERIOD_SCORES, Board, LiveBoards
 from accolade.leaderboards._rank import Entry
-from accolade.runtime import db
+from accolade.rules import calendar
+from accolade.rules.tenants import calendars
 from accolade.runtime.auth import access
-from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, FieldEquals, day_of
 from accolade.runtime.errors import NotFound
 from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
 from accolade.runtime.inbox import Batch, BatchHandler
@@ -21,123 +24,153 @@ from accolade.runtime.service import ConsumerSpec, Context, ServiceDefinition
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
+from accolade.v1.achievements_service_pb2 import ObjectMeta
 
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Board:
-    """A board counting one kind of event per calendar day (UTC for now)."""
-
-    board_id: str
-    name: str
-    counts: FieldEquals
-
-
-DAILY_RESOLUTIONS = Board(
-    board_id="daily-resolutions",
-    name="Resolutions today",
-    counts=RESOLVED_FIRST_CONTACT,
+BUILT_IN_BOARD = pb.LeaderboardDefinition(
+    metadata=ObjectMeta(
+        id=BUILT_IN,
+        name="Resolutions today",
+        description="Interactions resolved on first contact, per UTC day.",
+    ),
+    spec=pb.LeaderboardSpec(
+        event="interaction_completed",
+        when="event.resolved_first_contact",
+        metric="count",
+        direction="higher",
+        period="day",
+        time_zone="UTC",
+    ),
+    version=1,
 )
-BOARDS = {b.board_id: b for b in (DAILY_RESOLUTIONS,)}
 MAX_LIMIT = 100
 MAX_AROUND = 10
 
 
-def _live(ctx: Context) -> LiveBoards:
-    """The process's rank indexes, which the servicer reads and the consumer feeds."""
-    live = ctx.shared.get("boards")
-    if live is None:
-        live = ctx.shared["boards"] = LiveBoards(ctx.pool, ctx.metrics)
-        ctx.spawn(live.follow, "rank-index")
-    return live
+@dataclasses.dataclass(frozen=True, slots=True)
+class _State:
+    """What the servicer and the consumer of one process share."""
+
+    boards: Boards
+    built_in: LiveBoards
+    tenants: LiveBoards
+
+
+def _state(ctx: Context) -> _State:
+    """The process's boards and rank indexes, which the servicer reads and the consumer
+    feeds."""
+    state = ctx.shared.get("leaderboards")
+    if state is None:
+        entries = ctx.metrics.gauge(
+            "rank_index_entries",
+            "Entries held in the rank indexes of the boards being read, by table.",
+            ("table",),
+        )
+        writer = uuid.uuid4().hex
+        state = ctx.shared["leaderboards"] = _State(
+            Boards(),
+            LiveBoards(ctx.pool, PERIOD_SCORES, entries, writer=writer),
+            LiveBoards(ctx.pool, BOARD_SCORES, entries, writer=writer),
+        )
+        ctx.spawn(state.built_in.follow, "rank-index")
+        ctx.spawn(state.tenants.follow, "board-index")
+    return state
 
 
 def _handler(ctx: Context) -> BatchHandler:
-    """Adds a batch's points to each agent's period score with one upsert."""
-    live = _live(ctx)
+    """Adds a batch's events to every board with one upsert per table."""
+    state = _state(ctx)
+    cal_of = calendars(ctx)
 
     async def apply(batch: Batch) -> None:
-        points: Counter[tuple[str, str, date, str]] = Counter()
-        for e in batch.events:
-            for board in BOARDS.values():
-                if board.counts.matches(e):
-                    points[(e.tenant_id, board.board_id, day_of(e), e.agent_id)] += 1
-        if not points:
-            return
-        written = await batch.conn.fetch(
-            "INSERT INTO period_scores AS s (tenant_id, board_id, period, agent_id, score, "
-            "  written_by) "
-            "SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], "
-            "  $5::float8[]) "
-            "ON CONFLICT (tenant_id, board_id, period, agent_id) "
-            "DO UPDATE SET score = s.score + EXCLUDED.score, updated_at = now(), "
-            "  written_by = EXCLUDED.written_by "
-            "RETURNING tenant_id, board_id, period, agent_id, score",
-            *db.columns([(*key, float(n)) for key, n in points.items()], 5),
-            live.writer,
-        )
-        # Ranked at once by this process; other replicas read them within a second.
-        batch.after_commit(functools.partial(live.written, [tuple(r) for r in written]))
+        boards = await state.boards.of(batch.conn, {e.tenant_id for e in batch.events})
+        await _tally.apply(batch, boards, cal_of, state.built_in, state.tenants)
 
     return apply
 
 
 class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
-    """Answers the top of a board and an agent's rank, from the rank index."""
+    """Answers boards and agents' ranks from the rank index, and applies boards."""
 
     def __init__(self, ctx: Context) -> None:
-        self._live = _live(ctx)
+        self._ctx = ctx
+        self._state = _state(ctx)
+        self._calendars = calendars(ctx)
 
-    @staticmethod
-    def _board(v: Violations, field: str, board_id: str) -> str:
-        board_id = board_id or DAILY_RESOLUTIONS.board_id
-        if board_id not in BOARDS:
-            raise NotFound(f"{field}: no board {board_id!r}; boards: {', '.join(BOARDS)}")
-        return board_id
+    async def _board(self, v: Violations, request: Any) -> tuple[Board, date]:
+        """The board period a request names (its `board_id` and `day`), loaded."""
+        v.identifier("tenant_id", request.tenant_id)
+        tenant, board_id = request.tenant_id, request.board_id or BUILT_IN
+        if board_id == BUILT_IN:
+            day = v.day("day", request.day, today=utcnow().date())
+            v.check()
+            return await self._state.built_in.board((tenant, BUILT_IN, day)), day
+        v.check()
+        held = (await self._state.boards.of(self._ctx.pool, [tenant])).get(tenant)
+        rule = held.latest(board_id) if held else None
+        if rule is None:
+            known = [BUILT_IN, *(held.versions if held else ())]
+            raise NotFound(f"board_id: no board {board_id!r}; boards: {', '.join(known)}")
+        cal = self._calendars(tenant)
+        zone = rule.zone or calendar.zone(cal.default_zone)
+        day = v.day("day", request.day, today=calendar.local_day(utcnow(), zone))
+        v.check()
+        period = calendar.window_start(day, rule.period, cal.week_start)
+        key = (tenant, board_id, rule.version, period)
+        return await self._state.tenants.board(key, rule), period
 
     async def GetLeaderboard(
         self, request: pb.GetLeaderboardRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLeaderboardResponse:
         v = Violations()
-        v.identifier("tenant_id", request.tenant_id)
-        day = v.day("day", request.day, today=utcnow().date())
         if not 0 <= request.limit <= MAX_LIMIT:
             v.add("limit", f"must be between 1 and {MAX_LIMIT} (0 means 10), not {request.limit}")
         if request.offset < 0:
             v.add("offset", f"must not be negative, not {request.offset}")
-        v.check()
-        board_id = self._board(v, "board_id", request.board_id)
-        index = await self._live.index((request.tenant_id, board_id, day))
+        board, period = await self._board(v, request)
         return pb.GetLeaderboardResponse(
-            board_id=board_id,
-            period=day.isoformat(),
-            entries=_entries(index.entries(request.offset, request.limit or 10)),
-            total_agents=len(index),
+            board_id=request.board_id or BUILT_IN,
+            period=period.isoformat(),
+            entries=_entries(board.index.entries(request.offset, request.limit or 10)),
+            total_agents=len(board.index),
+            not_eligible_agents=len(board.waiting),
         )
 
     async def GetAgentRank(
         self, request: pb.GetAgentRankRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAgentRankResponse:
         v = Violations()
-        v.identifier("tenant_id", request.tenant_id)
         v.identifier("agent_id", request.agent_id)
-        day = v.day("day", request.day, today=utcnow().date())
         if not 0 <= request.around <= MAX_AROUND:
             v.add("around", f"must be between 0 and {MAX_AROUND}, not {request.around}")
-        v.check()
-        board_id = self._board(v, "board_id", request.board_id)
-        index = await self._live.index((request.tenant_id, board_id, day))
-        entry = index.rank(request.agent_id)
+        board, period = await self._board(v, request)
+        index, agent = board.index, request.agent_id
+        entry = index.rank(agent)
+        waiting = board.waiting.get(agent)
+        needed = max(1, board.rule.min_events) - waiting if board.rule and waiting else 0
         return pb.GetAgentRankResponse(
-            board_id=board_id,
-            period=day.isoformat(),
+            board_id=request.board_id or BUILT_IN,
+            period=period.isoformat(),
             rank=entry.rank if entry else 0,
             score=entry.score if entry else 0,
             total_agents=len(index),
-            percentile=index.percentile(request.agent_id) or 0.0,
-            around=_entries(index.around(request.agent_id, request.around))
-            if request.around
-            else [],
+            percentile=index.percentile(agent) or 0.0,
+            around=_entries(index.around(agent, request.around)) if request.around else [],
+            events_needed=needed,
         )
+
+    async def ApplyBoards(
+        self, request: pb.ApplyBoardsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ApplyBoardsResponse:
+        return await _boards.apply(self._ctx.pool, request, utcnow())
+
+    async def ListBoards(
+        self, request: pb.ListBoardsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBoardsResponse:
+        v = Violations()
+        v.identifier("tenant_id", request.tenant_id)
+        v.check()
+        held = await _boards.latest(self._ctx.pool, request.tenant_id)
+        return pb.ListBoardsResponse(boards=[BUILT_IN_BOARD, *held])
 
 
 def _entries(entries: list[Entry]) -> list[pb.LeaderboardEntry]:
@@ -154,11 +187,14 @@ SERVICE = ServiceDefinition(
     package="accolade.leaderboards",
     servicer=_build,
     register=pb_grpc.add_LeaderboardsServiceServicer_to_server,
-    consumers=(ConsumerSpec("scores", ("activity",), _handler),),
+    consumers=(ConsumerSpec("scores", ("activity", "feedback"), _handler),),
     access={
         # A board is public within the tenant; an agent's rank is theirs (and a manager's,
-        # once leaderboards keep the roster to check teams).
+        # once leaderboards keep the roster to check teams). Boards are published rules,
+        # which admin keys alone apply.
         "GetLeaderboard": access(AGENT, MANAGER, INTEGRATION),
         "GetAgentRank": access(AGENT, agent="agent_id"),
+        "ListBoards": access(AGENT, MANAGER, INTEGRATION),
+        "ApplyBoards": access(),
     },
 )

@@ -98,14 +98,8 @@ def check_badge(v: Violations, at: str, d: pb.BadgeDefinition) -> None:
     """Adds a violation, named `at.<field>`, for everything wrong with `d`."""
     check_meta(v, at, d.metadata)
     s = d.spec
-    if s.event not in EVENT_TYPES:
-        v.add(f"{at}.spec.event", f"must be one of {', '.join(EVENT_TYPES)}, not {s.event!r}")
+    if not check_condition(v, at, s.event, s.when):
         return
-    if s.when:
-        try:
-            Condition(s.event, s.when)
-        except ConditionError as exc:
-            v.add(f"{at}.spec.when", str(exc))
     aggregate = s.aggregate or "count"
     window = s.window or "all_time"
     if aggregate not in aggregates.AGGREGATES:
@@ -229,6 +223,20 @@ def _check_tiers(v: Violations, at: str, tiers: Sequence[pb.BadgeTier]) -> None:
         previous = t.threshold
         if t.xp < 0:
             v.add(f"{at}[{i}].xp", "must not be negative")
+
+
+def check_condition(v: Violations, at: str, event: str, when: str) -> bool:
+    """Checks a document's `spec.event` and its CEL `spec.when` against that event's
+    shape; False when the event type is unknown (and nothing of it can be checked)."""
+    if event not in EVENT_TYPES:
+        v.add(f"{at}.spec.event", f"must be one of {', '.join(EVENT_TYPES)}, not {event!r}")
+        return False
+    if when:
+        try:
+            Condition(event, when)
+        except ConditionError as exc:
+            v.add(f"{at}.spec.when", str(exc))
+    return True
 
 
 def check_meta(v: Violations, at: str, m: pb.ObjectMeta) -> None:

@@ -1,3 +1,7 @@
+import datetime
+
+from accolade.v1 import achievements_service_pb2 as _achievements_service_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -5,6 +9,68 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class LeaderboardDefinition(_message.Message):
+    __slots__ = ("metadata", "spec", "version", "effective_at")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    metadata: _achievements_service_pb2.ObjectMeta
+    spec: LeaderboardSpec
+    version: int
+    effective_at: _timestamp_pb2.Timestamp
+    def __init__(self, metadata: _Optional[_Union[_achievements_service_pb2.ObjectMeta, _Mapping]] = ..., spec: _Optional[_Union[LeaderboardSpec, _Mapping]] = ..., version: _Optional[int] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LeaderboardSpec(_message.Message):
+    __slots__ = ("event", "when", "metric", "field", "direction", "period", "time_zone", "min_events")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    WHEN_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    MIN_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    when: str
+    metric: str
+    field: str
+    direction: str
+    period: str
+    time_zone: str
+    min_events: int
+    def __init__(self, event: _Optional[str] = ..., when: _Optional[str] = ..., metric: _Optional[str] = ..., field: _Optional[str] = ..., direction: _Optional[str] = ..., period: _Optional[str] = ..., time_zone: _Optional[str] = ..., min_events: _Optional[int] = ...) -> None: ...
+
+class ApplyBoardsRequest(_message.Message):
+    __slots__ = ("tenant_id", "boards", "dry_run", "effective_at")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    BOARDS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    boards: _containers.RepeatedCompositeFieldContainer[LeaderboardDefinition]
+    dry_run: bool
+    effective_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., boards: _Optional[_Iterable[_Union[LeaderboardDefinition, _Mapping]]] = ..., dry_run: _Optional[bool] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApplyBoardsResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[_achievements_service_pb2.DefinitionChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[_achievements_service_pb2.DefinitionChange, _Mapping]]] = ...) -> None: ...
+
+class ListBoardsRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class ListBoardsResponse(_message.Message):
+    __slots__ = ("boards",)
+    BOARDS_FIELD_NUMBER: _ClassVar[int]
+    boards: _containers.RepeatedCompositeFieldContainer[LeaderboardDefinition]
+    def __init__(self, boards: _Optional[_Iterable[_Union[LeaderboardDefinition, _Mapping]]] = ...) -> None: ...
 
 class GetLeaderboardRequest(_message.Message):
     __slots__ = ("tenant_id", "board_id", "day", "limit", "offset")
@@ -31,16 +97,18 @@ class LeaderboardEntry(_message.Message):
     def __init__(self, rank: _Optional[int] = ..., agent_id: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class GetLeaderboardResponse(_message.Message):
-    __slots__ = ("board_id", "period", "entries", "total_agents")
+    __slots__ = ("board_id", "period", "entries", "total_agents", "not_eligible_agents")
     BOARD_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    NOT_ELIGIBLE_AGENTS_FIELD_NUMBER: _ClassVar[int]
     board_id: str
     period: str
     entries: _containers.RepeatedCompositeFieldContainer[LeaderboardEntry]
     total_agents: int
-    def __init__(self, board_id: _Optional[str] = ..., period: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ..., total_agents: _Optional[int] = ...) -> None: ...
+    not_eligible_agents: int
+    def __init__(self, board_id: _Optional[str] = ..., period: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ..., total_agents: _Optional[int] = ..., not_eligible_agents: _Optional[int] = ...) -> None: ...
 
 class GetAgentRankRequest(_message.Message):
     __slots__ = ("tenant_id", "agent_id", "board_id", "day", "around")
@@ -57,7 +125,7 @@ class GetAgentRankRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., board_id: _Optional[str] = ..., day: _Optional[str] = ..., around: _Optional[int] = ...) -> None: ...
 
 class GetAgentRankResponse(_message.Message):
-    __slots__ = ("board_id", "period", "rank", "score", "total_agents", "percentile", "around")
+    __slots__ = ("board_id", "period", "rank", "score", "total_agents", "percentile", "around", "events_needed")
     BOARD_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +133,7 @@ class GetAgentRankResponse(_message.Message):
     TOTAL_AGENTS_FIELD_NUMBER: _ClassVar[int]
     PERCENTILE_FIELD_NUMBER: _ClassVar[int]
     AROUND_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_NEEDED_FIELD_NUMBER: _ClassVar[int]
     board_id: str
     period: str
     rank: int
@@ -72,4 +141,5 @@ class GetAgentRankResponse(_message.Message):
     total_agents: int
     percentile: float
     around: _containers.RepeatedCompositeFieldContainer[LeaderboardEntry]
-    def __init__(self, board_id: _Optional[str] = ..., period: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., total_agents: _Optional[int] = ..., percentile: _Optional[float] = ..., around: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ...) -> None: ...
+    events_needed: int
+    def __init__(self, board_id: _Optional[str] = ..., period: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., total_agents: _Optional[int] = ..., percentile: _Optional[float] = ..., around: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ..., events_needed: _Optional[int] = ...) -> None: ...

@@ -45,6 +45,16 @@ class LeaderboardsServiceStub:
                 request_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetAgentRankRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetAgentRankResponse.FromString,
                 _registered_method=True)
+        self.ApplyBoards = channel.unary_unary(
+                '/accolade.v1.LeaderboardsService/ApplyBoards',
+                request_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.ApplyBoardsRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.ApplyBoardsResponse.FromString,
+                _registered_method=True)
+        self.ListBoards = channel.unary_unary(
+                '/accolade.v1.LeaderboardsService/ListBoards',
+                request_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsResponse.FromString,
+                _registered_method=True)
 
 
 class LeaderboardsServiceServicer:
@@ -65,6 +75,21 @@ class LeaderboardsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyBoards(self, request, context):
+        """ApplyBoards validates a tenant's board definitions and stores each changed one as a
+        new version; nothing is applied when any is invalid. Admin keys only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBoards(self, request, context):
+        """ListBoards returns the tenant's boards: the published rules, each at its latest version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeaderboardsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +102,16 @@ def add_LeaderboardsServiceServicer_to_server(servicer, server):
                     servicer.GetAgentRank,
                     request_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetAgentRankRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetAgentRankResponse.SerializeToString,
+            ),
+            'ApplyBoards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyBoards,
+                    request_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.ApplyBoardsRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.ApplyBoardsResponse.SerializeToString,
+            ),
+            'ListBoards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBoards,
+                    request_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +169,60 @@ class LeaderboardsService:
             '/accolade.v1.LeaderboardsService/GetAgentRank',
             accolade_dot_v1_dot_leaderboards__service__pb2.GetAgentRankRequest.SerializeToString,
             accolade_dot_v1_dot_leaderboards__service__pb2.GetAgentRankResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyBoards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.LeaderboardsService/ApplyBoards',
+            accolade_dot_v1_dot_leaderboards__service__pb2.ApplyBoardsRequest.SerializeToString,
+            accolade_dot_v1_dot_leaderboards__service__pb2.ApplyBoardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBoards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.LeaderboardsService/ListBoards',
+            accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsRequest.SerializeToString,
+            accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsResponse.FromString,
             options,
             channel_credentials,
             insecure,

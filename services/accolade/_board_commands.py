@@ -1,0 +1,108 @@
+"""The leaderboards' part of `accolade apply -f FILE` and `accolade get boards`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import grpc
+
+from accolade import _options, _replay_commands, clients, programs
+from accolade.runtime.interceptors import bad_request_violations
+from accolade.v1 import leaderboards_service_pb2 as pb
+from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
+
+_FIELD = re.compile(r"^boards\[(\d+)\](.*)$")
+
+
+def connection(p: argparse.ArgumentParser) -> None:
+    """Where the leaderboards service is, beside the options naming achievements."""
+    p.add_argument(
+        "--leaderboards", help="the leaderboards service's HOST:PORT (default: on --host)"
+    )
+
+
+def target(args: argparse.Namespace) -> str:
+    return _replay_commands.target(args, "leaderboards", args.leaderboards)
+
+
+def _fail(message: str) -> int:
+    print(f"accolade: {message}", file=sys.stderr)
+    return 1
+
+
+async def apply(
+    args: argparse.Namespace,
+    boards: list[programs.Document],
+    *,
+    dry_run: bool,
+    quiet: bool = False,
+) -> int:
+    """Sends the file's boards to the leaderboards service; prints what changed."""
+    request = pb.ApplyBoardsRequest(tenant_id=args.tenant, dry_run=dry_run)
+    for d in boards:
+        request.boards.add().CopyFrom(d.message)  # type: ignore[arg-type]
+    if args.effective_at is not None:
+        request.effective_at.FromDatetime(args.effective_at)
+    async with clients.channel(
+        target(args), _options.api_key(args), clients.tls_from_env()
+    ) as channel:
+        try:
+            reply = await pb_grpc.LeaderboardsServiceStub(channel).ApplyBoards(request, timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                return _fail(f"{target(args)}: {exc.code().name}: {exc.details()}")
+            lines = [_locate(field, why, boards) for field, why in bad_request_violations(exc)]
+            return _fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
+    if not quiet:
+        suffix = " (dry run: nothing stored)" if dry_run else ""
+        for c in reply.changes:
+            print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
+    return 0
+
+
+def _locate(field: str, why: str, boards: list[programs.Document]) -> str:
+    """A problem the service found, said in terms of the file and document at fault."""
+    m = _FIELD.match(field)
+    if m and int(m.group(1)) < len(boards):
+        return f"{boards[int(m.group(1))].source}: {m.group(2).lstrip('.') or 'document'}: {why}"
+    return f"{field}: {why}"
+
+
+async def get(args: argparse.Namespace) -> int:
+    """Prints the tenant's boards (the built-in one first), or one of them."""
+    async with clients.channel(
+        target(args), _options.api_key(args), clients.tls_from_env()
+    ) as channel:
+        try:
+            listing = await pb_grpc.LeaderboardsServiceStub(channel).ListBoards(
+                pb.ListBoardsRequest(tenant_id=args.tenant), timeout=30
+            )
+        except grpc.aio.AioRpcError as exc:
+            return _fail(f"{exc.code().name}: {exc.details()}")
+    boards = [b for b in listing.boards if not args.id or b.metadata.id == args.id]
+    if args.id and not boards:
+        return _fail(f"NOT_FOUND: no board {args.id!r}")
+    if args.output == "yaml":
+        docs = [programs.dump("Leaderboard", b, with_version=True) for b in boards]
+        print(programs.to_yaml(docs), end="")
+        return 0
+    _options.table(
+        ("ID", "NAME", "EVENT", "METRIC", "PERIOD", "ZONE", "MIN", "VERSION"),
+        [
+            (
+                b.metadata.id,
+                b.metadata.name,
+                b.spec.event,
+                f"{b.spec.metric or 'count'}{' ' + b.spec.field if b.spec.field else ''}"
+                f" ({b.spec.direction or 'higher'})",
+                b.spec.period or "day",
+                b.spec.time_zone or "tenant's",
+                str(b.spec.min_events),
+                str(b.version),
+            )
+            for b in boards
+        ],
+    )
+    return 0

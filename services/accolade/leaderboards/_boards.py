@@ -1,0 +1,183 @@
+"""A tenant's boards in the store: applying definitions, and the versions consumers use."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from accolade.leaderboards._definitions import BoardRule, check_board, compile_board
+from accolade.runtime.validation import Violations
+from accolade.v1 import leaderboards_service_pb2 as pb
+from accolade.v1.achievements_service_pb2 import DefinitionChange
+
+# The built-in board's id, which no tenant's board may take.
+BUILT_IN = "daily-resolutions"
+
+
+def validate(request: pb.ApplyBoardsRequest) -> Violations:
+    """Every problem of the request's documents on their own."""
+    v = Violations()
+    v.identifier("tenant_id", request.tenant_id)
+    seen: dict[str, int] = {}
+    for i, d in enumerate(request.boards):
+        at = f"boards[{i}]"
+        check_board(v, at, d)
+        if d.metadata.id == BUILT_IN:
+            v.add(f"{at}.metadata.id", f"{BUILT_IN!r} is the built-in board's id")
+        if d.metadata.id in seen:
+            v.add(f"{at}.metadata.id", f"{d.metadata.id!r} is also boards[{seen[d.metadata.id]}]")
+        seen.setdefault(d.metadata.id, i)
+    if not request.boards:
+        v.add("boards", "the request holds no board")
+    return v
+
+
+def _content(d: pb.LeaderboardDefinition) -> bytes:
+    """What a version is compared by: its metadata and spec, as applied."""
+    kept = pb.LeaderboardDefinition()
+    kept.metadata.CopyFrom(d.metadata)
+    kept.spec.CopyFrom(d.spec)
+    return kept.SerializeToString(deterministic=True)
+
+
+async def apply(
+    pool: asyncpg.Pool, request: pb.ApplyBoardsRequest, now: datetime
+) -> pb.ApplyBoardsResponse:
+    """Stores each board that differs from its latest version as a new version, in
+    force from `now`; a dry run reports the same changes and stores nothing.
+
+    Raises:
+        InvalidArgument: one violation per problem; any problem refuses the whole request.
+    """
+    v = validate(request)
+    tenant = request.tenant_id
+    effective = (
+        request.effective_at.ToDatetime(tzinfo=UTC) if request.HasField("effective_at") else now
+    )
+    changes, rows = [], []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('leaderboards.boards/' || $1))", tenant
+        )
+        latest = {
+            r["board_id"]: r
+            for r in await conn.fetch(
+                "SELECT DISTINCT ON (board_id) board_id, version, effective_at, definition "
+                "FROM board_definitions WHERE tenant_id = $1 ORDER BY board_id, version DESC",
+                tenant,
+            )
+        }
+        for i, d in enumerate(request.boards):
+            held = latest.get(d.metadata.id)
+            content = _content(d)
+            if held is not None and held["definition"] == content:
+                action, version = "unchanged", held["version"]
+            else:
+                if held is not None and effective < held["effective_at"]:
+                    v.add(
+                        f"boards[{i}]",
+                        f"cannot come into force before version {held['version']} "
+                        f"({held['effective_at'].isoformat()})",
+                    )
+                action = "updated" if held else "created"
+                version = held["version"] + 1 if held else 1
+                rows.append((tenant, d.metadata.id, version, effective, content))
+            changes.append(
+                DefinitionChange(
+                    kind="Leaderboard", id=d.metadata.id, action=action, version=version
+                )
+            )
+        v.check()
+        if rows and not request.dry_run:
+            await conn.executemany(
+                "INSERT INTO board_definitions (tenant_id, board_id, version, effective_at, "
+                "  definition) VALUES ($1, $2, $3, $4, $5)",
+                rows,
+            )
+            await conn.execute(
+                "INSERT INTO board_revisions (tenant_id, revision) VALUES ($1, 1) "
+                "ON CONFLICT (tenant_id) DO UPDATE SET revision = board_revisions.revision + 1",
+                tenant,
+            )
+    return pb.ApplyBoardsResponse(changes=changes)
+
+
+async def latest(pool: asyncpg.Pool, tenant: str) -> list[pb.LeaderboardDefinition]:
+    """Each of the tenant's boards at its latest version, by id."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (board_id) board_id, version, effective_at, definition "
+        "FROM board_definitions WHERE tenant_id = $1 ORDER BY board_id, version DESC",
+        tenant,
+    )
+    out = []
+    for r in rows:
+        d = pb.LeaderboardDefinition.FromString(r["definition"])
+        d.version = r["version"]
+        d.effective_at.FromDatetime(r["effective_at"])
+        out.append(d)
+    return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TenantBoards:
+    """A tenant's boards as of one revision: every version, by board, ascending."""
+
+    revision: int
+    versions: Mapping[str, Sequence[BoardRule]]
+
+    def in_force(self, at: datetime) -> list[BoardRule]:
+        """The version of each board in force at `at` (boards not yet in force: none)."""
+        out = []
+        for versions in self.versions.values():
+            current = None
+            for r in versions:
+                if r.effective_at > at:
+                    break
+                current = r
+            if current is not None:
+                out.append(current)
+        return out
+
+    def latest(self, board_id: str) -> BoardRule | None:
+        versions = self.versions.get(board_id)
+        return versions[-1] if versions else None
+
+
+class Boards:
+    """The tenants' compiled boards, reloaded when an apply bumps a tenant's revision."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, TenantBoards] = {}
+
+    async def of(
+        self, conn: asyncpg.Connection | asyncpg.Pool, tenants: Iterable[str]
+    ) -> dict[str, TenantBoards]:
+        """The boards of `tenants` that have any: one small read, and a reload of those
+        whose revision moved."""
+        revisions = dict(
+            await conn.fetch(
+                "SELECT tenant_id, revision FROM board_revisions WHERE tenant_id = ANY($1::text[])",
+                list(set(tenants)),
+            )
+        )
+        stale = [
+            t for t, r in revisions.items() if t not in self._held or self._held[t].revision != r
+        ]
+        if stale:
+            rules: dict[str, dict[str, list[BoardRule]]] = {t: {} for t in stale}
+            for r in await conn.fetch(
+                "SELECT tenant_id, board_id, version, effective_at, definition "
+                "FROM board_definitions WHERE tenant_id = ANY($1::text[]) "
+                "ORDER BY tenant_id, board_id, version",
+                stale,
+            ):
+                d = pb.LeaderboardDefinition.FromString(r["definition"])
+                rules[r["tenant_id"]].setdefault(r["board_id"], []).append(
+                    compile_board(d, r["version"], r["effective_at"])
+                )
+            for t in stale:
+                self._held[t] = TenantBoards(revisions[t], rules[t])
+        return {t: self._held[t] for t in revisions}
