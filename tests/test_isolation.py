@@ -69,6 +69,8 @@ ALLOWED: dict[str, set[str]] = {
     "ChallengesService.ListAgentChallenges": {"agent", "admin"},
     "LeaderboardsService.GetLeaderboard": EVERYONE_BUT_OPS,
     "LeaderboardsService.GetAgentRank": {"agent", "admin"},
+    "LeaderboardsService.ListBoards": EVERYONE_BUT_OPS,
+    "LeaderboardsService.ApplyBoards": {"admin"},
 }
 # The RPCs that read one agent's data: agent keys only their own, managers their team's.
 AGENT_SCOPED = {
@@ -151,6 +153,17 @@ SAMPLES: dict[str, Callable[[str, str], Any]] = {
     ),
     "LeaderboardsService.GetAgentRank": lambda t, a: lb.GetAgentRankRequest(
         tenant_id=t, agent_id=a
+    ),
+    "LeaderboardsService.ListBoards": lambda t, a: lb.ListBoardsRequest(tenant_id=t),
+    "LeaderboardsService.ApplyBoards": lambda t, a: lb.ApplyBoardsRequest(
+        tenant_id=t,
+        dry_run=True,
+        boards=[
+            lb.LeaderboardDefinition(
+                metadata=ach.ObjectMeta(id="fcr", name="FCR"),
+                spec=lb.LeaderboardSpec(event="interaction_completed"),
+            )
+        ],
     ),
 }
 
