@@ -71,6 +71,8 @@ ALLOWED: dict[str, set[str]] = {
     "LeaderboardsService.GetAgentRank": {"agent", "admin"},
     "LeaderboardsService.ListBoards": EVERYONE_BUT_OPS,
     "LeaderboardsService.ApplyBoards": {"admin"},
+    "LeaderboardsService.GetLeaderboardBottom": {"manager", "admin"},
+    "LeaderboardsService.GetScoreDistribution": EVERYONE_BUT_OPS,
 }
 # The RPCs that read one agent's data: agent keys only their own, managers their team's.
 AGENT_SCOPED = {
@@ -155,6 +157,12 @@ SAMPLES: dict[str, Callable[[str, str], Any]] = {
         tenant_id=t, agent_id=a
     ),
     "LeaderboardsService.ListBoards": lambda t, a: lb.ListBoardsRequest(tenant_id=t),
+    "LeaderboardsService.GetLeaderboardBottom": lambda t, a: lb.GetLeaderboardBottomRequest(
+        tenant_id=t
+    ),
+    "LeaderboardsService.GetScoreDistribution": lambda t, a: lb.GetScoreDistributionRequest(
+        tenant_id=t
+    ),
     "LeaderboardsService.ApplyBoards": lambda t, a: lb.ApplyBoardsRequest(
         tenant_id=t,
         dry_run=True,

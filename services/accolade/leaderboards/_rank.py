@@ -119,6 +119,17 @@ class RankIndex:
         start = max(0, at - k)
         return self.entries(start, at - start + k + 1)
 
+    def bottom(self, limit: int) -> list[Entry]:
+        """The `limit` lowest placed entries, the lowest first."""
+        start = max(0, len(self._scores) - limit)
+        return self.entries(start, len(self._scores) - start)[::-1]
+
+    def at_least(self, score: float) -> int:
+        """How many entries have a score of at least `score` (whatever the direction)."""
+        if self._sign < 0:  # higher is better: such scores sort first
+            return self._position((math.nextafter(-score, math.inf), ""))
+        return len(self._scores) - self._position((score, ""))
+
     def percentile(self, agent_id: str) -> float | None:
         """The share of the board, in percent, whose score the agent's beats or equals;
         100 for the best, and for every agent of a board of one."""
@@ -216,3 +227,35 @@ class RankIndex:
             total += self._tree[i]
             i -= i & -i
         return total
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Distribution:
+    """How a board's scores spread: the extremes, the median and equal-width buckets
+    (lower, upper, agents), the last of which includes its upper bound."""
+
+    low: float
+    high: float
+    median: float
+    buckets: list[tuple[float, float, int]]
+
+
+def distribution(index: RankIndex, buckets: int) -> Distribution | None:
+    """The spread of the index's scores in `buckets` buckets; None when it is empty.
+
+    Costs O(buckets log n): each bucket is counted from two positions, not by visiting
+    its entries.
+    """
+    n = len(index)
+    if n == 0:
+        return None
+    ends = [index.entries(0, 1)[0].score, index.entries(n - 1, 1)[0].score]
+    low, high = min(ends), max(ends)
+    middle = (index.entries((n - 1) // 2, 1)[0].score + index.entries(n // 2, 1)[0].score) / 2
+    if low == high:
+        return Distribution(low, high, middle, [(low, high, n)])
+    width = (high - low) / buckets
+    edges = [low + i * width for i in range(buckets)] + [high]
+    counts = [index.at_least(e) for e in edges[:-1]] + [0]
+    out = [(edges[i], edges[i + 1], counts[i] - counts[i + 1]) for i in range(buckets)]
+    return Distribution(low, high, middle, out)

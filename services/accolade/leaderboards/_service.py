@@ -13,7 +13,7 @@ import grpc
 from accolade.leaderboards import _boards, _tally
 from accolade.leaderboards._boards import BUILT_IN, Boards
 from accolade.leaderboards._live import BOARD_SCORES, PERIOD_SCORES, Board, LiveBoards
-from accolade.leaderboards._rank import Entry
+from accolade.leaderboards._rank import Entry, distribution
 from accolade.rules import calendar
 from accolade.rules.tenants import calendars
 from accolade.runtime.auth import access
@@ -44,6 +44,7 @@ BUILT_IN_BOARD = pb.LeaderboardDefinition(
 )
 MAX_LIMIT = 100
 MAX_AROUND = 10
+MAX_BUCKETS = 50
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -158,6 +159,47 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             events_needed=needed,
         )
 
+    async def GetLeaderboardBottom(
+        self, request: pb.GetLeaderboardBottomRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLeaderboardBottomResponse:
+        v = Violations()
+        if not 0 <= request.limit <= MAX_LIMIT:
+            v.add("limit", f"must be between 1 and {MAX_LIMIT} (0 means 10), not {request.limit}")
+        board, period = await self._board(v, request)
+        return pb.GetLeaderboardBottomResponse(
+            board_id=request.board_id or BUILT_IN,
+            period=period.isoformat(),
+            entries=_entries(board.index.bottom(request.limit or 10)),
+            total_agents=len(board.index),
+        )
+
+    async def GetScoreDistribution(
+        self, request: pb.GetScoreDistributionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetScoreDistributionResponse:
+        v = Violations()
+        if not 0 <= request.buckets <= MAX_BUCKETS:
+            v.add(
+                "buckets",
+                f"must be between 1 and {MAX_BUCKETS} (0 means 10), not {request.buckets}",
+            )
+        board, period = await self._board(v, request)
+        reply = pb.GetScoreDistributionResponse(
+            board_id=request.board_id or BUILT_IN,
+            period=period.isoformat(),
+            total_agents=len(board.index),
+        )
+        spread = distribution(board.index, request.buckets or 10)
+        if spread is not None:
+            reply.min_score, reply.max_score, reply.median_score = (
+                spread.low,
+                spread.high,
+                spread.median,
+            )
+            reply.buckets.extend(
+                pb.ScoreBucket(lower=lo, upper=hi, agents=n) for lo, hi, n in spread.buckets
+            )
+        return reply
+
     async def ApplyBoards(
         self, request: pb.ApplyBoardsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ApplyBoardsResponse:
@@ -196,5 +238,8 @@ SERVICE = ServiceDefinition(
         "GetAgentRank": access(AGENT, agent="agent_id"),
         "ListBoards": access(AGENT, MANAGER, INTEGRATION),
         "ApplyBoards": access(),
+        # The bottom of a board is for coaching: managers (and admins) only.
+        "GetLeaderboardBottom": access(MANAGER),
+        "GetScoreDistribution": access(AGENT, MANAGER, INTEGRATION),
     },
 )

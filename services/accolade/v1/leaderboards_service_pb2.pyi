@@ -10,6 +10,70 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetLeaderboardBottomRequest(_message.Message):
+    __slots__ = ("tenant_id", "board_id", "day", "limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    BOARD_ID_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    board_id: str
+    day: str
+    limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., board_id: _Optional[str] = ..., day: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetLeaderboardBottomResponse(_message.Message):
+    __slots__ = ("board_id", "period", "entries", "total_agents")
+    BOARD_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    board_id: str
+    period: str
+    entries: _containers.RepeatedCompositeFieldContainer[LeaderboardEntry]
+    total_agents: int
+    def __init__(self, board_id: _Optional[str] = ..., period: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ..., total_agents: _Optional[int] = ...) -> None: ...
+
+class GetScoreDistributionRequest(_message.Message):
+    __slots__ = ("tenant_id", "board_id", "day", "buckets")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    BOARD_ID_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    board_id: str
+    day: str
+    buckets: int
+    def __init__(self, tenant_id: _Optional[str] = ..., board_id: _Optional[str] = ..., day: _Optional[str] = ..., buckets: _Optional[int] = ...) -> None: ...
+
+class ScoreBucket(_message.Message):
+    __slots__ = ("lower", "upper", "agents")
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    lower: float
+    upper: float
+    agents: int
+    def __init__(self, lower: _Optional[float] = ..., upper: _Optional[float] = ..., agents: _Optional[int] = ...) -> None: ...
+
+class GetScoreDistributionResponse(_message.Message):
+    __slots__ = ("board_id", "period", "total_agents", "min_score", "max_score", "buckets", "median_score")
+    BOARD_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCORE_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    board_id: str
+    period: str
+    total_agents: int
+    min_score: float
+    max_score: float
+    buckets: _containers.RepeatedCompositeFieldContainer[ScoreBucket]
+    median_score: float
+    def __init__(self, board_id: _Optional[str] = ..., period: _Optional[str] = ..., total_agents: _Optional[int] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., buckets: _Optional[_Iterable[_Union[ScoreBucket, _Mapping]]] = ..., median_score: _Optional[float] = ...) -> None: ...
+
 class LeaderboardDefinition(_message.Message):
     __slots__ = ("metadata", "spec", "version", "effective_at")
     METADATA_FIELD_NUMBER: _ClassVar[int]

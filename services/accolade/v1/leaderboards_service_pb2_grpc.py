@@ -55,6 +55,16 @@ class LeaderboardsServiceStub:
                 request_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsRequest.SerializeToString,
                 response_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsResponse.FromString,
                 _registered_method=True)
+        self.GetLeaderboardBottom = channel.unary_unary(
+                '/accolade.v1.LeaderboardsService/GetLeaderboardBottom',
+                request_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetLeaderboardBottomRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetLeaderboardBottomResponse.FromString,
+                _registered_method=True)
+        self.GetScoreDistribution = channel.unary_unary(
+                '/accolade.v1.LeaderboardsService/GetScoreDistribution',
+                request_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetScoreDistributionRequest.SerializeToString,
+                response_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetScoreDistributionResponse.FromString,
+                _registered_method=True)
 
 
 class LeaderboardsServiceServicer:
@@ -90,6 +100,21 @@ class LeaderboardsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLeaderboardBottom(self, request, context):
+        """GetLeaderboardBottom returns the bottom of a board, the lowest placed first: for
+        coaching, not for shaming, so manager and admin keys only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScoreDistribution(self, request, context):
+        """GetScoreDistribution returns how a board period's scores spread, for dashboards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeaderboardsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +137,16 @@ def add_LeaderboardsServiceServicer_to_server(servicer, server):
                     servicer.ListBoards,
                     request_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsRequest.FromString,
                     response_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsResponse.SerializeToString,
+            ),
+            'GetLeaderboardBottom': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLeaderboardBottom,
+                    request_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetLeaderboardBottomRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetLeaderboardBottomResponse.SerializeToString,
+            ),
+            'GetScoreDistribution': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScoreDistribution,
+                    request_deserializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetScoreDistributionRequest.FromString,
+                    response_serializer=accolade_dot_v1_dot_leaderboards__service__pb2.GetScoreDistributionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +258,60 @@ class LeaderboardsService:
             '/accolade.v1.LeaderboardsService/ListBoards',
             accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsRequest.SerializeToString,
             accolade_dot_v1_dot_leaderboards__service__pb2.ListBoardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLeaderboardBottom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.LeaderboardsService/GetLeaderboardBottom',
+            accolade_dot_v1_dot_leaderboards__service__pb2.GetLeaderboardBottomRequest.SerializeToString,
+            accolade_dot_v1_dot_leaderboards__service__pb2.GetLeaderboardBottomResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScoreDistribution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accolade.v1.LeaderboardsService/GetScoreDistribution',
+            accolade_dot_v1_dot_leaderboards__service__pb2.GetScoreDistributionRequest.SerializeToString,
+            accolade_dot_v1_dot_leaderboards__service__pb2.GetScoreDistributionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -116,6 +116,18 @@ async def test_agents_are_ranked_by_resolutions_per_day(start_service, infra) ->
     assert await around("erin", 3) == ([], 0)
     assert await around("bob", 0) == ([], 100 * 2 / 3)
 
+    # The bottom, lowest placed first, with the ranks of the whole board.
+    bottom = await stub.GetLeaderboardBottom(
+        pb.GetLeaderboardBottomRequest(tenant_id="acme", day=today, limit=2)
+    )
+    assert [(e.rank, e.agent_id, e.score) for e in bottom.entries] == top[::-1][:2]
+    # How the scores spread: 1 | 2 2 3 in two buckets from the lowest to the highest.
+    spread = await stub.GetScoreDistribution(
+        pb.GetScoreDistributionRequest(tenant_id="acme", day=today, buckets=2)
+    )
+    assert (spread.min_score, spread.max_score, spread.median_score) == (1, 3, 2)
+    assert [(b.lower, b.upper, b.agents) for b in spread.buckets] == [(1, 2, 1), (2, 3, 3)]
+
     before = await board(day=yesterday)
     assert (before.period, ranking(before), before.total_agents) == (yesterday, [(1, "dave", 5)], 1)
     assert await rank("dave", day=yesterday) == (1, 5, 1)
@@ -156,6 +168,9 @@ async def test_bad_requests_name_the_field_and_unknown_boards_are_not_found(
     assert await violations(
         stub.GetAgentRank(pb.GetAgentRankRequest(tenant_id="acme", agent_id="a1", around=11))
     ) == ["around"]
+    assert await violations(
+        stub.GetScoreDistribution(pb.GetScoreDistributionRequest(tenant_id="acme", buckets=51))
+    ) == ["buckets"]
 
     for call in (
         stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id="acme", board_id="fastest-typist")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accolade.leaderboards._rank import Entry, RankIndex
+from accolade.leaderboards._rank import Entry, RankIndex, distribution
 
 AGENTS = [f"a{i}" for i in range(12)] + ["B", "a", "é"]  # code-point order: "B" < "a" < "é"
 
@@ -73,6 +73,27 @@ def test_every_answer_equals_a_recomputation(ops, higher, run, offset, limit) ->
     for agent in set(AGENTS) - set(scores):
         assert index.rank(agent) is None
         assert index.around(agent, 2) == []
+    assert index.bottom(limit) == expected[::-1][:limit]
+    for x in (-3.5, -1.0, 0.0, 0.5, 2.0, 1e9):
+        assert index.at_least(x) == sum(1 for s in scores.values() if s >= x)
+
+
+@settings(max_examples=200)
+@given(operations, st.booleans(), st.integers(1, 7))
+def test_a_distribution_counts_every_score_once_in_its_bucket(ops, higher, buckets) -> None:
+    index, scores = replay(ops, higher, 2)
+    spread = distribution(index, buckets)
+    if not scores:
+        assert spread is None
+        return
+    assert spread is not None
+    values = sorted(scores.values())
+    assert (spread.low, spread.high) == (values[0], values[-1])
+    assert spread.median == (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+    assert sum(n for _, _, n in spread.buckets) == len(values)
+    last = len(spread.buckets) - 1
+    for i, (lo, hi, n) in enumerate(spread.buckets):
+        assert n == sum(1 for v in values if lo <= v and (v < hi or (i == last and v <= hi)))
 
 
 @given(operations, st.booleans(), st.sampled_from([1, 2, 5]))
