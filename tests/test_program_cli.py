@@ -29,20 +29,21 @@ async def accolade(*args: str) -> tuple[int, str, str]:
 
 async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> None:
     achievements = await start_service("achievements")
+    leaderboards = await start_service("leaderboards")
     at = [
         "--tenant",
         "acme",
         "--address",
         f"127.0.0.1:{achievements.grpc_port}",
+        "--leaderboards",
+        f"127.0.0.1:{leaderboards.grpc_port}",
         "--key",
         achievements.keys["acme"],
     ]
     starter = str(programs.STARTER)
-    ids = [
-        d.message.metadata.id
-        for d in programs.parse(programs.STARTER.read_text(), "s")
-        if d.kind == "Badge"
-    ]  # type: ignore[attr-defined]
+    documents = programs.parse(programs.STARTER.read_text(), "s")
+    ids = [d.message.metadata.id for d in documents if d.kind == "Badge"]  # type: ignore[attr-defined]
+    boards = [d.message.metadata.id for d in documents if d.kind == "Leaderboard"]  # type: ignore[attr-defined]
 
     code, out, err = await accolade("apply", "-f", starter, "--dry-run", *at)
     assert code == 0, err
@@ -52,12 +53,16 @@ async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> Non
 
     code, out, err = await accolade("apply", "-f", starter, *at)
     assert code == 0, err
-    assert (
-        len([line for line in out.splitlines() if line.endswith("created (version 1)")])
-        == len(ids) + 1
-    )
+    assert len([line for line in out.splitlines() if line.endswith("created (version 1)")]) == len(
+        ids
+    ) + 1 + len(boards)
     code, out, _ = await accolade("get", "badges", *at)
     assert sorted(line.split()[0] for line in out.splitlines()[1:]) == sorted(ids)
+    code, out, _ = await accolade("get", "boards", *at)
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        "daily-resolutions",
+        *sorted(boards),
+    ]
 
     # What `get -o yaml` prints applies again as it is, changing nothing.
     code, out, _ = await accolade("get", "badges", "csat-champion", "-o", "yaml", *at)

@@ -17,6 +17,7 @@ import pytest
 from accolade import programs
 from accolade.v1 import achievements_service_pb2 as apb
 from accolade.v1 import envelope_pb2, events_pb2, feedback_service_pb2, gateway_service_pb2
+from accolade.v1 import leaderboards_service_pb2 as lpb
 from tests import program_reference
 from tests.platform import Platform
 
@@ -145,6 +146,8 @@ async def test_a_week_of_the_starter_program_matches_an_independent_computation(
         tenant,
         "--address",
         achievements,
+        "--leaderboards",
+        f"127.0.0.1:{platform.endpoints['leaderboards'].grpc_port}",
         "--effective-at",
         "10d",
         "--key",
@@ -245,6 +248,27 @@ async def test_a_week_of_the_starter_program_matches_an_independent_computation(
                 assert p.remaining == pytest.approx(max(0.0, nxt.threshold - value))
     missing, extra = expected.awards - got, got - expected.awards
     assert not missing and not extra, (sorted(missing)[:10], sorted(extra)[:10])
+
+    # The starter program's boards rank the week as a computation from all events at
+    # once does: every period, every rank and score, and who is not yet eligible.
+    await platform.caught_up("leaderboards")
+    boards = programs.starter_boards(tenant).boards
+    checked = 0
+    for board in boards:
+        for period, (ranked, waiting) in program_reference.board_standings(
+            board, published
+        ).items():
+            reply = await platform.leaderboards.GetLeaderboard(
+                lpb.GetLeaderboardRequest(
+                    tenant_id=tenant, board_id=board.metadata.id, day=period.isoformat(), limit=100
+                )
+            )
+            assert reply.period == period.isoformat()
+            assert [(e.rank, e.agent_id) for e in reply.entries] == [(r, a) for r, a, _ in ranked]
+            assert [e.score for e in reply.entries] == [pytest.approx(x) for _, _, x in ranked]
+            assert reply.not_eligible_agents == len(waiting), board.metadata.id
+            checked += len(ranked) + len(waiting)
+    assert checked > 3 * len(AGENTS)  # every board holds most agents: the check means something
 
     # The archive holds everything the services consumed: rebuilt from it in empty
     # tables, achievements' state is what it is live.

@@ -40,11 +40,9 @@ async def apply(
     quiet: bool = False,
 ) -> int:
     """Sends the file's boards to the leaderboards service; prints what changed."""
-    request = pb.ApplyBoardsRequest(tenant_id=args.tenant, dry_run=dry_run)
-    for d in boards:
-        request.boards.add().CopyFrom(d.message)  # type: ignore[arg-type]
-    if args.effective_at is not None:
-        request.effective_at.FromDatetime(args.effective_at)
+    request = programs.boards_request(
+        args.tenant, boards, effective_at=args.effective_at, dry_run=dry_run
+    )
     async with clients.channel(
         target(args), _options.api_key(args), clients.tls_from_env()
     ) as channel:

@@ -214,6 +214,29 @@ def apply_request(
     return request
 
 
+def boards_request(
+    tenant: str,
+    documents: Sequence[Document],
+    *,
+    effective_at: datetime | None = None,
+    dry_run: bool = False,
+) -> lb.ApplyBoardsRequest:
+    """The leaderboards service's request applying the boards of `documents`."""
+    request = lb.ApplyBoardsRequest(tenant_id=tenant, dry_run=dry_run)
+    for d in documents:
+        if isinstance(d.message, lb.LeaderboardDefinition):
+            request.boards.add().CopyFrom(d.message)
+    if effective_at is not None:
+        request.effective_at.FromDatetime(effective_at)
+    return request
+
+
+def starter_boards(tenant: str, *, effective_at: datetime | None = None) -> lb.ApplyBoardsRequest:
+    """The request applying the starter program's boards to `tenant`."""
+    docs = parse(STARTER.read_text(encoding="utf-8"), STARTER.name)
+    return boards_request(tenant, docs, effective_at=effective_at)
+
+
 def starter(
     tenant: str, *, effective_at: datetime | None = None, only: Iterable[str] | None = None
 ) -> pb.ApplyProgramRequest:

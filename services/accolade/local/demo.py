@@ -134,10 +134,15 @@ async def run(
         # As `accolade apply -f deploy/programs/starter.yaml --effective-at 3d` does.
         request = programs.starter(tenant, effective_at=now - timedelta(days=DAYS))
         applied = await badges.ApplyProgram(request, timeout=30)
+        boards = leaderboards_service_pb2_grpc.LeaderboardsServiceStub(lb)
+        placed = await boards.ApplyBoards(
+            programs.starter_boards(tenant, effective_at=now - timedelta(days=DAYS)), timeout=30
+        )
+        changes = [*applied.changes, *placed.changes]
         print(
             f"Applied {programs.STARTER.name}: "
             + ", ".join(
-                f"{sum(c.action == a for c in applied.changes)} {a}"
+                f"{sum(c.action == a for c in changes)} {a}"
                 for a in ("created", "updated", "unchanged")
             )
         )
@@ -196,7 +201,6 @@ async def run(
             if e.interaction_completed.resolved_first_contact
             and e.occurred_at.ToDatetime(tzinfo=UTC).date() == now.date()
         )
-        boards = leaderboards_service_pb2_grpc.LeaderboardsServiceStub(lb)
         day = now.date().isoformat()
         deadline = asyncio.get_running_loop().time() + 30
         while True:
@@ -220,6 +224,7 @@ async def run(
         print(f"\nLeaderboard: {board.board_id}, {board.period} (UTC, this morning)")
         for x in board.entries:
             print(f"  {x.rank:>2}. {x.agent_id:<14} {int(x.score)} resolved")
+        await _show_boards(boards, tenant, day)
 
         challenges = challenges_service_pb2_grpc.ChallengesServiceStub(ch)
         print("\nChallenges")
@@ -233,6 +238,28 @@ async def run(
                 mark = "done" if c.completed else f"{c.target - c.progress} to go"
                 print(f"  {agent:<14} {c.name}: {c.progress}/{c.target} ({mark})")
     return 0
+
+
+async def _show_boards(
+    boards: leaderboards_service_pb2_grpc.LeaderboardsServiceStub, tenant: str, day: str
+) -> None:
+    """The starter program's boards this period, with who is not ranked yet and why."""
+    listed = await boards.ListBoards(leaderboards_service_pb2.ListBoardsRequest(tenant_id=tenant))
+    for b in listed.boards[1:]:  # the tenant's own, after the built-in one
+        got = await boards.GetLeaderboard(
+            leaderboards_service_pb2.GetLeaderboardRequest(
+                tenant_id=tenant, board_id=b.metadata.id, day=day, limit=5
+            )
+        )
+        what = f"{b.spec.metric or 'count'} {b.spec.field}".strip()
+        print(f"\n{b.metadata.name} ({b.metadata.id}: {what}, from {got.period})")
+        for x in got.entries:
+            print(f"  {x.rank:>2}. {x.agent_id:<14} {round(x.score, 2):g}")
+        if got.not_eligible_agents:
+            print(
+                f"  not ranked yet: {got.not_eligible_agents} agent(s) with fewer than "
+                f"{b.spec.min_events} matching {b.spec.event} events this period"
+            )
 
 
 async def _show_badges(

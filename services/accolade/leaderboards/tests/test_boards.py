@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 from accolade.leaderboards._boards import TenantBoards
 from accolade.leaderboards._definitions import check_board, compile_board
 from accolade.leaderboards._live import Board
-from accolade.leaderboards._rank import Entry
 from accolade.leaderboards._tally import tally
 from accolade.rules.calendar import Calendar
 from accolade.runtime.validation import Violations
 from accolade.testing import interaction, survey
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1.achievements_service_pb2 import ObjectMeta
+from tests.program_reference import board_standings
 
 # Across Europe's change to summer time (29 March 2026) and the end of a month and quarter.
 START = datetime(2026, 3, 27, tzinfo=UTC)
@@ -75,64 +75,6 @@ def activity(draw: st.DrawFn) -> list:
     return out
 
 
-def first_day(day: date, period: str) -> date:
-    """The period's first day, computed here without the rules engine's calendar."""
-    if period in ("", "day"):
-        return day
-    if period == "week":  # the tenant's weeks start on Monday
-        return date.fromordinal(day.toordinal() - day.weekday())
-    if period == "month":
-        return date(day.year, day.month, 1)
-    if period == "quarter":
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(1970, 1, 1)
-
-
-def recomputed(events: list, d: pb.LeaderboardDefinition) -> dict[date, tuple[list[Entry], dict]]:
-    """Every period of one board from all events at once: the ranked entries and, apart,
-    the agents not yet eligible with their count of matching events."""
-    s = d.spec
-    zone = ZoneInfo(s.time_zone or "UTC")
-    values: dict[tuple[date, str], list[float]] = {}
-    for e in events:
-        kind = e.WhichOneof("payload")
-        if kind != s.event:
-            continue
-        p = getattr(e, kind)
-        if s.when == "event.csat >= 4" and p.csat < 4:
-            continue
-        if s.when == "event.resolved_first_contact" and not p.resolved_first_contact:
-            continue
-        value = (
-            1.0 if not s.field else float(p.csat if s.field == "csat" else p.handle_time.seconds)
-        )
-        local = e.occurred_at.ToDatetime(tzinfo=UTC).astimezone(zone).date()
-        values.setdefault((first_day(local, s.period), e.agent_id), []).append(value)
-    out: dict[date, tuple[list[Entry], dict]] = {}
-    for (period, agent), vs in values.items():
-        ranked, waiting = out.setdefault(period, ([], {}))
-        if len(vs) < max(1, s.min_events):
-            waiting[agent] = len(vs)
-            continue
-        score = {"sum": sum(vs), "avg": sum(vs) / len(vs)}.get(s.metric, float(len(vs)))
-        ranked.append(Entry(0, agent, score))
-    lower = s.direction == "lower"
-    for ranked, _ in out.values():
-        scores = [e.score for e in ranked]
-        ranked[:] = sorted(
-            (
-                Entry(
-                    1 + sum(1 for x in scores if (x < e.score if lower else x > e.score)),
-                    e.agent_id,
-                    e.score,
-                )
-                for e in ranked
-            ),
-            key=lambda e: (e.score if lower else -e.score, e.agent_id),
-        )
-    return out
-
-
 def batches(events: list, cuts: Sequence[int]) -> list[list]:
     bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
     return [events[a:b] for a, b in itertools.pairwise(bounds)]
@@ -159,7 +101,7 @@ def test_batched_tallies_rank_as_all_events_at_once(defs, events, cuts, rng) -> 
             board = live.setdefault(key[:4], Board(rules[key[1]]))
             board.put(key[4], stored[key])
     for d in defs:
-        expected = recomputed(events, d)
+        expected = board_standings(d, events)
         periods = {k[3] for k in stored if k[1] == d.metadata.id}
         assert periods == set(expected)
         for period, (ranked, waiting) in expected.items():
@@ -168,8 +110,8 @@ def test_batched_tallies_rank_as_all_events_at_once(defs, events, cuts, rng) -> 
             loaded.load([(k[4], n, t) for k, (n, t) in stored.items() if k[:4] == key])
             for board in (live[key], loaded):
                 got = board.index.entries(0, 100)
-                assert [(e.rank, e.agent_id) for e in got] == [(e.rank, e.agent_id) for e in ranked]
-                assert [e.score for e in got] == [pytest.approx(e.score) for e in ranked]
+                assert [(e.rank, e.agent_id) for e in got] == [(r, a) for r, a, _ in ranked]
+                assert [e.score for e in got] == [pytest.approx(x) for _, _, x in ranked]
                 assert board.waiting == waiting
 
 
