@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import random
 import socket
 import subprocess
 import time
@@ -15,9 +16,40 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# Ports this process has handed out, never handed out again.
+_HANDED: set[int] = set()
+
+
+def _ephemeral_low(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    """The first port of the kernel's range for outgoing connections (Linux's default)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on loopback nobody listens on right now."""
-    with socket.socket() as s:
+    """A TCP port on loopback nobody listens on right now, and not handed out before.
+
+    It is picked below the kernel's range of ephemeral ports, from which every outgoing
+    connection takes its local port: a port from that range (what binding port 0 gives)
+    can be taken by some client's connection before the server it was meant for binds
+    it, which failed test platforms with "Address already in use" now and then.
+    """
+    high = _ephemeral_low()
+    low = max(1024, high - 16384)
+    for _ in range(1000):
+        port = random.randrange(low, high)  # noqa: S311 - a port, not a secret
+        if port in _HANDED:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED.add(port)
+        return port
+    with socket.socket() as s:  # the range is full: let the kernel pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
