@@ -145,6 +145,17 @@ class TenantBoards:
         versions = self.versions.get(board_id)
         return versions[-1] if versions else None
 
+    def read_at(self, board_id: str, at: datetime) -> BoardRule | None:
+        """The version of a board that queries at `at` read: the one in force then, or,
+        for a board not in force yet, its first."""
+        versions = self.versions.get(board_id) or ()
+        current = versions[0] if versions else None
+        for r in versions:
+            if r.effective_at > at:
+                break
+            current = r
+        return current
+
 
 class Boards:
     """The tenants' compiled boards, reloaded when an apply bumps a tenant's revision."""

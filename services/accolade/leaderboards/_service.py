@@ -107,7 +107,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             return await self._state.built_in.board((tenant, BUILT_IN, day)), day
         v.check()
         held = (await self._state.boards.of(self._ctx.pool, [tenant])).get(tenant)
-        rule = held.latest(board_id) if held else None
+        rule = held.read_at(board_id, utcnow()) if held else None
         if rule is None:
             known = [BUILT_IN, *(held.versions if held else ())]
             raise NotFound(f"board_id: no board {board_id!r}; boards: {', '.join(known)}")

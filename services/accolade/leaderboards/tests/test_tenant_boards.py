@@ -4,7 +4,7 @@ their metric in their own time zone, with the agents not yet eligible listed apa
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -177,3 +177,54 @@ def _ts(when: datetime):  # type: ignore[no-untyped-def]
     t = Timestamp()
     t.FromDatetime(when)
     return t
+
+
+async def test_a_changed_board_counts_from_its_effective_time_and_reads_the_version_in_force(
+    start_service, infra
+) -> None:
+    leaderboards = await start_service("leaderboards")
+    stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
+    activity = leaderboards.settings.topics.topic("activity")
+    fcr = pb.LeaderboardDefinition(
+        metadata=ObjectMeta(id="fcr", name="Resolutions"),
+        spec=pb.LeaderboardSpec(
+            event="interaction_completed", when="event.resolved_first_contact", period="all_time"
+        ),
+    )
+    await stub.ApplyBoards(
+        pb.ApplyBoardsRequest(
+            tenant_id="acme", boards=[fcr], effective_at=_ts(datetime(2026, 3, 1, tzinfo=UTC))
+        )
+    )
+    await produce(infra.bootstrap, activity, [interaction("acme", "ana")])
+
+    async def board() -> list[tuple[int, str, float]]:
+        reply = await stub.GetLeaderboard(
+            pb.GetLeaderboardRequest(tenant_id="acme", board_id="fcr")
+        )
+        return ranking(reply)
+
+    await eventually(board, lambda b: b == [(1, "ana", 1)])
+
+    # Version 2 counts every interaction, from now on: ana's earlier one stays version 1's.
+    fcr.spec.when = ""
+    changed = await stub.ApplyBoards(pb.ApplyBoardsRequest(tenant_id="acme", boards=[fcr]))
+    assert [(c.action, c.version) for c in changed.changes] == [("updated", 2)]
+    after = datetime.now(UTC)
+    await produce(
+        infra.bootstrap,
+        activity,
+        [interaction("acme", "bo", resolved=False, occurred_at=after) for _ in range(2)],
+    )
+    await eventually(board, lambda b: b == [(1, "bo", 2)], what="version 2's board")
+
+    # A version applied to come into force tomorrow is not read before then.
+    fcr.metadata.name = "Resolutions (from tomorrow)"
+    later = await stub.ApplyBoards(
+        pb.ApplyBoardsRequest(
+            tenant_id="acme", boards=[fcr], effective_at=_ts(after + timedelta(days=1))
+        )
+    )
+    assert [(c.action, c.version) for c in later.changes] == [("updated", 3)]
+    await caught_up(leaderboards.settings)
+    assert await board() == [(1, "bo", 2)]
