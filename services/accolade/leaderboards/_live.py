@@ -7,11 +7,13 @@ current two ways:
 - the scores this process's own consumer writes reach it right after their commit, so
   they can be read at once;
 - every `poll_interval` it reads the rows other replicas changed since its last look
-  (each replica consumes its own share of the partitions): by `updated_at`, with an
-  overlap of `overlap` seconds for transactions that started earlier but committed
-  later, and by `written_by`, so that it never reads back its own writes (at 2,000
-  writes a second that would be ten thousand rows a poll, and tens of milliseconds in
-  which the event loop answers no query).
+  (each replica consumes its own share of the partitions), by `written_by`, so that it
+  never reads back its own writes, and by `updated_at` (a writing transaction's start):
+  from the horizon of its last look, the start of the oldest transaction then still
+  running (`pg_stat_activity.xact_start`), or the look's own time if none was. A row
+  committed after a look was written by a transaction that had started by then, or
+  started later, so the next look finds it; and only rows of transactions that were
+  in flight are read twice, not seconds' worth of every write.
 
 So every replica answers from the same rows, each within about a second of a write.
 An index nobody has read for `idle_seconds` is dropped (the board of a past day, say).
@@ -24,7 +26,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -50,6 +52,16 @@ PERIOD_SCORES = Source("period_scores", ("tenant_id", "board_id", "period"), ("s
 # Tenants' boards: the matching events' count and total per version, period and agent.
 BOARD_SCORES = Source(
     "board_scores", ("tenant_id", "board_id", "version", "period"), ("n", "total")
+)
+
+
+# From when a look must read: the start of the oldest transaction of this database still
+# running (whose rows are not visible yet), or now. Sessions of other roles show no
+# xact_start without pg_read_all_stats; the services' own role sees its own.
+_HORIZON = (
+    "SELECT least(now(), min(xact_start)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND xact_start IS NOT NULL"
 )
 
 
@@ -116,7 +128,6 @@ class LiveBoards:
         *,
         writer: str | None = None,
         poll_interval: float = 1.0,
-        overlap: float = 5.0,
         idle_seconds: float = 600.0,
     ) -> None:
         """Args:
@@ -128,21 +139,23 @@ class LiveBoards:
         self._source = source
         self.writer = writer or uuid.uuid4().hex
         self._poll_interval = poll_interval
-        self._overlap = timedelta(seconds=overlap)
         self._idle_seconds = idle_seconds
         self._boards: dict[tuple[Any, ...], _Live] = {}
         # Set while a poll runs: the agents written meanwhile, whose rows it read older.
         self._fed: set[tuple[tuple[Any, ...], str]] | None = None
+        # Where the next look reads from, and how far back the loads since ask it to.
         self._since: datetime | None = None
+        self._floor: datetime | None = None
         self._entries = entries.labels(source.table)
         k = len(source.key)
         where = " AND ".join(f"{c} = ${i}" for i, c in enumerate(source.key, 1))
         self._load_sql = (
             f"SELECT agent_id, {', '.join(source.values)} FROM {source.table} WHERE {where}"  # noqa: S608 - constant names
         )
+        self._horizon_sql = _HORIZON
         self._poll_sql = (
             f"SELECT {', '.join(source.key)}, agent_id, {', '.join(source.values)}, updated_at "  # noqa: S608 - constant names
-            f"FROM {source.table} WHERE updated_at > $1 AND written_by <> $2"
+            f"FROM {source.table} WHERE updated_at >= $1 AND written_by <> $2"
         )
         self._split = k
 
@@ -171,7 +184,13 @@ class LiveBoards:
 
     async def _load(self, key: tuple[Any, ...], live: _Live) -> None:
         started = asyncio.get_running_loop().time()
-        live.board.load(await self._pool.fetch(self._load_sql, *key))
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            # One snapshot: the rows, and from when a look must read to find what it lacks.
+            horizon = await conn.fetchval(self._horizon_sql)
+            rows = await conn.fetch(self._load_sql, *key)
+        # The next look reads from no later than this: what was in flight at the snapshot.
+        self._floor = horizon if self._floor is None else min(self._floor, horizon)
+        live.board.load(rows)
         for agent, values in live.pending or ():
             live.board.put(agent, values)
         live.pending = None
@@ -211,18 +230,21 @@ class LiveBoards:
     async def poll(self) -> int:
         """Applies the rows other replicas changed since the last poll; returns how many."""
         if not self._boards:
-            self._since = None  # nothing to keep current; a load reads what is there
+            self._since = self._floor = None  # nothing to follow; a load reads what is there
             return 0
+        since = self._since
+        if self._floor is not None:
+            since = self._floor if since is None else min(since, self._floor)
+            self._floor = None
         loop = asyncio.get_running_loop()
         started = loop.time()
         k = self._split
         fed: set[tuple[tuple[Any, ...], str]] = set()
         self._fed = fed
         try:
-            if self._since is None:
-                # The boards held were loaded within the overlap before now.
-                self._since = await self._pool.fetchval("SELECT now()")
-            rows = await self._pool.fetch(self._poll_sql, self._since - self._overlap, self.writer)
+            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+                horizon = await conn.fetchval(self._horizon_sql)
+                rows = await conn.fetch(self._poll_sql, since, self.writer) if since else []
             for i, row in enumerate(rows):
                 if i and not i % 1000:
                     await asyncio.sleep(0)  # queries are answered between chunks
@@ -234,10 +256,14 @@ class LiveBoards:
                     continue
                 if live.pending is None:
                     live.board.put(agent, tuple(row[k + 1 : -1]))
+        except BaseException:
+            self._since = since  # looked at nothing: the next look starts where this one did
+            raise
         finally:
             self._fed = None
-        if rows:
-            self._since = max(self._since, max(r[-1] for r in rows))
+        # A board loaded meanwhile was loaded from a snapshot of its own: read from there.
+        self._since = horizon if self._floor is None else min(horizon, self._floor)
+        self._floor = None
         return len(rows)
 
     def _drop_idle(self) -> None:
