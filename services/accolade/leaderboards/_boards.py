@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -160,8 +161,31 @@ class TenantBoards:
 class Boards:
     """The tenants' compiled boards, reloaded when an apply bumps a tenant's revision."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_age: float = 1.0) -> None:
+        """Args:
+        read_age: how long a query may use a tenant's boards as last read before the
+            revision is read again (the consumer reads it with every batch).
+        """
         self._held: dict[str, TenantBoards] = {}
+        self._read_age = read_age
+        self._read_at: dict[str, float] = {}
+
+    async def for_query(self, pool: asyncpg.Pool, tenant: str) -> TenantBoards | None:
+        """A tenant's boards for a query: as read within `read_age`, else read again.
+
+        A board applied through another replica is so read within about a second; one
+        applied here at once (`changed`).
+        """
+        now = time.monotonic()
+        if tenant in self._held and now - self._read_at.get(tenant, -1e9) < self._read_age:
+            return self._held[tenant]
+        found = (await self.of(pool, [tenant])).get(tenant)
+        self._read_at[tenant] = now
+        return found
+
+    def changed(self, tenant: str) -> None:
+        """Forgets when a tenant's boards were read, after an apply here changed them."""
+        self._read_at.pop(tenant, None)
 
     async def of(
         self, conn: asyncpg.Connection | asyncpg.Pool, tenants: Iterable[str]

@@ -106,7 +106,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             v.check()
             return await self._state.built_in.board((tenant, BUILT_IN, day)), day
         v.check()
-        held = (await self._state.boards.of(self._ctx.pool, [tenant])).get(tenant)
+        held = await self._state.boards.for_query(self._ctx.pool, tenant)
         rule = held.read_at(board_id, utcnow()) if held else None
         if rule is None:
             known = [BUILT_IN, *(held.versions if held else ())]
@@ -203,7 +203,9 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
     async def ApplyBoards(
         self, request: pb.ApplyBoardsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ApplyBoardsResponse:
-        return await _boards.apply(self._ctx.pool, request, utcnow())
+        reply = await _boards.apply(self._ctx.pool, request, utcnow())
+        self._state.boards.changed(request.tenant_id)
+        return reply
 
     async def ListBoards(
         self, request: pb.ListBoardsRequest, context: grpc.aio.ServicerContext

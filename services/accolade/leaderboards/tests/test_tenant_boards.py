@@ -210,6 +210,7 @@ async def test_a_changed_board_counts_from_its_effective_time_and_reads_the_vers
     fcr.spec.when = ""
     changed = await stub.ApplyBoards(pb.ApplyBoardsRequest(tenant_id="acme", boards=[fcr]))
     assert [(c.action, c.version) for c in changed.changes] == [("updated", 2)]
+    assert await board() == []  # read at once: version 2, which has counted nothing yet
     after = datetime.now(UTC)
     await produce(
         infra.bootstrap,
