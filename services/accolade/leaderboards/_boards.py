@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from accolade.leaderboards._definitions import BoardRule, check_board, compile_board
+from accolade.rules.definitions import content_of
 from accolade.runtime.validation import Violations
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1.achievements_service_pb2 import DefinitionChange
@@ -34,14 +35,6 @@ def validate(request: pb.ApplyBoardsRequest) -> Violations:
     if not request.boards:
         v.add("boards", "the request holds no board")
     return v
-
-
-def _content(d: pb.LeaderboardDefinition) -> bytes:
-    """What a version is compared by: its metadata and spec, as applied."""
-    kept = pb.LeaderboardDefinition()
-    kept.metadata.CopyFrom(d.metadata)
-    kept.spec.CopyFrom(d.spec)
-    return kept.SerializeToString(deterministic=True)
 
 
 async def apply(
@@ -73,7 +66,7 @@ async def apply(
         }
         for i, d in enumerate(request.boards):
             held = latest.get(d.metadata.id)
-            content = _content(d)
+            content = content_of(d)
             if held is not None and held["definition"] == content:
                 action, version = "unchanged", held["version"]
             else:
@@ -141,10 +134,6 @@ class TenantBoards:
             if current is not None:
                 out.append(current)
         return out
-
-    def latest(self, board_id: str) -> BoardRule | None:
-        versions = self.versions.get(board_id)
-        return versions[-1] if versions else None
 
     def read_at(self, board_id: str, at: datetime) -> BoardRule | None:
         """The version of a board that queries at `at` read: the one in force then, or,

@@ -74,13 +74,17 @@ class Board:
         # Agents with matching events but fewer than the board's minimum, to their count.
         self.waiting: dict[str, int] = {}
 
-    def put(self, agent: str, values: Sequence[Any]) -> None:
-        """Takes an agent's stored values (a score; or a count and a total)."""
+    def _score(self, values: Sequence[Any]) -> tuple[float | None, int]:
+        """An agent's score from its stored values (a score; or a count and a total), or
+        None while not yet eligible; and its count of events."""
         if self.rule is None:
-            self.index.set(agent, float(values[0]))
-            return
-        n, total = int(values[0]), float(values[1])
-        score = self.rule.score(n, total)
+            return float(values[0]), 0
+        n = int(values[0])
+        return self.rule.score(n, float(values[1])), n
+
+    def put(self, agent: str, values: Sequence[Any]) -> None:
+        """Takes an agent's stored values."""
+        score, n = self._score(values)
         if score is None:
             self.index.discard(agent)
             self.waiting[agent] = n
@@ -89,17 +93,14 @@ class Board:
             self.index.set(agent, score)
 
     def load(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Replaces everything with `rows` of (agent, values...) at once."""
-        if self.rule is None:
-            self.index.load((r[0], float(r[1])) for r in rows)
-            return
+        """Replaces everything with `rows` of (agent, values...) at once: one sort."""
         ranked = []
-        for agent, n, total in rows:
-            score = self.rule.score(n, total)
+        for row in rows:
+            score, n = self._score(row[1:])
             if score is None:
-                self.waiting[agent] = n
+                self.waiting[row[0]] = n
             else:
-                ranked.append((agent, score))
+                ranked.append((row[0], score))
         self.index.load(ranked)
 
     def __len__(self) -> int:
@@ -136,7 +137,6 @@ class LiveBoards:
         writer: who this process is in the table's `written_by` (new at every start).
         """
         self._pool = pool
-        self._source = source
         self.writer = writer or uuid.uuid4().hex
         self._poll_interval = poll_interval
         self._idle_seconds = idle_seconds
@@ -147,17 +147,15 @@ class LiveBoards:
         self._since: datetime | None = None
         self._floor: datetime | None = None
         self._entries = entries.labels(source.table)
-        k = len(source.key)
+        self._key_len = len(source.key)
         where = " AND ".join(f"{c} = ${i}" for i, c in enumerate(source.key, 1))
         self._load_sql = (
             f"SELECT agent_id, {', '.join(source.values)} FROM {source.table} WHERE {where}"  # noqa: S608 - constant names
         )
-        self._horizon_sql = _HORIZON
         self._poll_sql = (
             f"SELECT {', '.join(source.key)}, agent_id, {', '.join(source.values)}, updated_at "  # noqa: S608 - constant names
             f"FROM {source.table} WHERE updated_at >= $1 AND written_by <> $2"
         )
-        self._split = k
 
     async def board(self, key: tuple[Any, ...], rule: BoardRule | None = None) -> Board:
         """A board period, loading it first if it is not held.
@@ -186,10 +184,10 @@ class LiveBoards:
         started = asyncio.get_running_loop().time()
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             # One snapshot: the rows, and from when a look must read to find what it lacks.
-            horizon = await conn.fetchval(self._horizon_sql)
+            horizon = await conn.fetchval(_HORIZON)
             rows = await conn.fetch(self._load_sql, *key)
         # The next look reads from no later than this: what was in flight at the snapshot.
-        self._floor = horizon if self._floor is None else min(self._floor, horizon)
+        self._floor = _earliest(self._floor, horizon)
         live.board.load(rows)
         for agent, values in live.pending or ():
             live.board.put(agent, values)
@@ -206,7 +204,7 @@ class LiveBoards:
 
     def written(self, rows: Iterable[Sequence[Any]]) -> None:
         """Takes the rows a batch wrote (key columns, agent, values), once committed."""
-        k = self._split
+        k = self._key_len
         for row in rows:
             key, agent, values = tuple(row[:k]), row[k], row[k + 1 :]
             live = self._boards.get(key)
@@ -232,18 +230,15 @@ class LiveBoards:
         if not self._boards:
             self._since = self._floor = None  # nothing to follow; a load reads what is there
             return 0
-        since = self._since
-        if self._floor is not None:
-            since = self._floor if since is None else min(since, self._floor)
-            self._floor = None
+        since, self._floor = _earliest(self._since, self._floor), None
         loop = asyncio.get_running_loop()
         started = loop.time()
-        k = self._split
+        k = self._key_len
         fed: set[tuple[tuple[Any, ...], str]] = set()
         self._fed = fed
         try:
             async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-                horizon = await conn.fetchval(self._horizon_sql)
+                horizon = await conn.fetchval(_HORIZON)
                 rows = await conn.fetch(self._poll_sql, since, self.writer) if since else []
             for i, row in enumerate(rows):
                 if i and not i % 1000:
@@ -262,8 +257,7 @@ class LiveBoards:
         finally:
             self._fed = None
         # A board loaded meanwhile was loaded from a snapshot of its own: read from there.
-        self._since = horizon if self._floor is None else min(horizon, self._floor)
-        self._floor = None
+        self._since, self._floor = _earliest(horizon, self._floor), None
         return len(rows)
 
     def _drop_idle(self) -> None:
@@ -271,3 +265,10 @@ class LiveBoards:
         for key, live in list(self._boards.items()):
             if live.pending is None and now - live.read_at > self._idle_seconds:
                 del self._boards[key]
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier of two instants, either of which may be unknown."""
+    if a is None or b is None:
+        return a or b
+    return min(a, b)

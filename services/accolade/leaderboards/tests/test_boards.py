@@ -90,7 +90,7 @@ def batches(events: list, cuts: Sequence[int]) -> list[list]:
 def test_batched_tallies_rank_as_all_events_at_once(defs, events, cuts, rng) -> None:
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
     held = TenantBoards(1, {d.metadata.id: [compile_board(d, 1, epoch)] for d in defs})
-    rules = {d.metadata.id: held.latest(d.metadata.id) for d in defs}
+    rules = {d.metadata.id: held.versions[d.metadata.id][-1] for d in defs}
     rng.shuffle(events)  # arrival order is not the order things happened in
     stored: dict[tuple, tuple[int, float]] = {}
     live: dict[tuple, Board] = {}  # fed as batches commit, as the consumer feeds the index
