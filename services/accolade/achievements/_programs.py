@@ -16,6 +16,7 @@ from accolade.rules.definitions import (
     check_requirements,
     compile_badge,
     compile_levels,
+    content_of,
 )
 from accolade.rules.evaluate import Program
 from accolade.rules.tenants import CalendarOf
@@ -121,14 +122,6 @@ def validate(request: pb.ApplyProgramRequest) -> Violations:
     return v
 
 
-def _content(d: pb.BadgeDefinition | pb.LevelTable) -> bytes:
-    """What a version is compared by: its metadata and spec, as applied."""
-    kept = type(d)()
-    kept.metadata.CopyFrom(d.metadata)
-    kept.spec.CopyFrom(d.spec)  # type: ignore[arg-type]
-    return kept.SerializeToString(deterministic=True)
-
-
 async def apply(
     pool: asyncpg.Pool, request: pb.ApplyProgramRequest, now: datetime
 ) -> pb.ApplyProgramResponse:
@@ -170,7 +163,7 @@ async def apply(
         check_requirements(v, applied, others)
         for i, d in enumerate(request.badges):
             held = latest.get(d.metadata.id)
-            content = _content(d)
+            content = content_of(d)
             if held is not None and not held["archived"] and held["definition"] == content:
                 changes.append(
                     pb.DefinitionChange(
@@ -199,7 +192,7 @@ async def apply(
                 "SELECT version, definition FROM level_tables WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1",
                 tenant,
             )
-            content = _content(request.level_table)
+            content = content_of(request.level_table)
             if held_t is not None and held_t["definition"] == content:
                 changes.append(
                     pb.DefinitionChange(

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from google.protobuf.message import Message
+
 from accolade.rules import aggregates, calendar
 from accolade.rules.conditions import EVENT_TYPES, Condition, ConditionError, numeric_field
 from accolade.runtime.validation import Violations
@@ -237,6 +239,15 @@ def check_condition(v: Violations, at: str, event: str, when: str) -> bool:
         except ConditionError as exc:
             v.add(f"{at}.spec.when", str(exc))
     return True
+
+
+def content_of(d: Message) -> bytes:
+    """What a version of a program document is compared by: its metadata and spec, as
+    applied (the service's own fields, such as its version, left out)."""
+    kept = type(d)()
+    kept.metadata.CopyFrom(d.metadata)  # type: ignore[attr-defined]
+    kept.spec.CopyFrom(d.spec)  # type: ignore[attr-defined]
+    return kept.SerializeToString(deterministic=True)
 
 
 def check_meta(v: Violations, at: str, m: pb.ObjectMeta) -> None:
