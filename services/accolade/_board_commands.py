@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 
 import grpc
 
 from accolade import _options, _replay_commands, clients, programs
-from accolade.runtime.interceptors import bad_request_violations
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
 
@@ -25,11 +23,6 @@ def connection(p: argparse.ArgumentParser) -> None:
 
 def target(args: argparse.Namespace) -> str:
     return _replay_commands.target(args, "leaderboards", args.leaderboards)
-
-
-def _fail(message: str) -> int:
-    print(f"accolade: {message}", file=sys.stderr)
-    return 1
 
 
 async def apply(
@@ -49,14 +42,9 @@ async def apply(
         try:
             reply = await pb_grpc.LeaderboardsServiceStub(channel).ApplyBoards(request, timeout=30)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                return _fail(f"{target(args)}: {exc.code().name}: {exc.details()}")
-            lines = [_locate(field, why, boards) for field, why in bad_request_violations(exc)]
-            return _fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
+            return _options.refused(target(args), exc, lambda f, why: _locate(f, why, boards))
     if not quiet:
-        suffix = " (dry run: nothing stored)" if dry_run else ""
-        for c in reply.changes:
-            print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
+        _options.print_changes(reply.changes, dry_run)
     return 0
 
 
@@ -78,10 +66,10 @@ async def get(args: argparse.Namespace) -> int:
                 pb.ListBoardsRequest(tenant_id=args.tenant), timeout=30
             )
         except grpc.aio.AioRpcError as exc:
-            return _fail(f"{exc.code().name}: {exc.details()}")
+            return _options.fail(f"{exc.code().name}: {exc.details()}")
     boards = [b for b in listing.boards if not args.id or b.metadata.id == args.id]
     if args.id and not boards:
-        return _fail(f"NOT_FOUND: no board {args.id!r}")
+        return _options.fail(f"NOT_FOUND: no board {args.id!r}")
     if args.output == "yaml":
         docs = [programs.dump("Leaderboard", b, with_version=True) for b in boards]
         print(programs.to_yaml(docs), end="")

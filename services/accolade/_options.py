@@ -1,5 +1,5 @@
 """What several commands share: where the database is, which key to use, durations and
-times, and tables on the terminal."""
+times, tables on the terminal, and how an apply reports."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import grpc
 
 from accolade.local.stack import ADMIN_KEY_FILE, URL_FILE
+from accolade.runtime.interceptors import bad_request_violations
 
 
 def database(p: argparse.ArgumentParser) -> None:
@@ -113,3 +117,25 @@ def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def fail(message: str) -> int:
+    """Says what went wrong on stderr; returns the command's exit status."""
+    print(f"accolade: {message}", file=sys.stderr)
+    return 1
+
+
+def refused(target: str, exc: grpc.aio.AioRpcError, locate: Callable[[str, str], str]) -> int:
+    """Fails an apply the service refused: each problem said by `locate(field, why)` in
+    terms of the file and document at fault, or the status of any other error."""
+    if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+        return fail(f"{target}: {exc.code().name}: {exc.details()}")
+    lines = [locate(field, why) for field, why in bad_request_violations(exc)]
+    return fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
+
+
+def print_changes(changes: Iterable[Any], dry_run: bool) -> None:
+    """Prints what an apply did (or, in a dry run, would do) to each document."""
+    suffix = " (dry run: nothing stored)" if dry_run else ""
+    for c in changes:
+        print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")

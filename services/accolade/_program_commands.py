@@ -13,7 +13,6 @@ from pathlib import Path
 import grpc
 
 from accolade import _board_commands, _options, _replay_commands, clients, programs
-from accolade.runtime.interceptors import bad_request_violations
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import achievements_service_pb2_grpc as pb_grpc
 
@@ -78,11 +77,6 @@ def _target(args: argparse.Namespace) -> str:
     return _replay_commands.target(args, "achievements", args.address)
 
 
-def _fail(message: str) -> int:
-    print(f"accolade: {message}", file=sys.stderr)
-    return 1
-
-
 def apply(args: argparse.Namespace) -> int:
     """Sends every document of the files to the service that owns its kind."""
     documents: list[programs.Document] = []
@@ -95,7 +89,7 @@ def apply(args: argparse.Namespace) -> int:
         except programs.ProgramError as exc:
             problems.extend(exc.problems)
     if problems:
-        return _fail("nothing was applied:\n  " + "\n  ".join(problems))
+        return _options.fail("nothing was applied:\n  " + "\n  ".join(problems))
     return asyncio.run(_apply(args, documents))
 
 
@@ -130,7 +124,7 @@ async def _apply_program(
             args.tenant, documents, effective_at=args.effective_at, dry_run=dry_run
         )
     except programs.ProgramError as exc:
-        return _fail(str(exc))
+        return _options.fail(str(exc))
     async with clients.channel(
         _target(args), _options.api_key(args), clients.tls_from_env()
     ) as channel:
@@ -140,17 +134,12 @@ async def _apply_program(
                 await _diff(stub, args.tenant, badges)
             reply = await stub.ApplyProgram(request, timeout=30)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                return _fail(f"{_target(args)}: {exc.code().name}: {exc.details()}")
-            lines = [
-                _locate(field, why, badges, tables) for field, why in bad_request_violations(exc)
-            ]
-            return _fail("nothing was applied:\n  " + "\n  ".join(lines or [str(exc.details())]))
+            return _options.refused(
+                _target(args), exc, lambda f, why: _locate(f, why, badges, tables)
+            )
         if quiet:
             return 0
-        suffix = " (dry run: nothing stored)" if dry_run else ""
-        for c in reply.changes:
-            print(f"{c.kind.lower()}/{c.id} {c.action} (version {c.version}){suffix}")
+        _options.print_changes(reply.changes, dry_run)
         if args.backfill is None or dry_run:
             return 0
         created = [c.id for c in reply.changes if c.kind == "Badge" and c.action == "created"]
@@ -167,7 +156,7 @@ async def _apply_program(
                 args.backfill,
             )
         except grpc.aio.AioRpcError as exc:
-            return _fail(f"backfill: {exc.code().name}: {exc.details()}")
+            return _options.fail(f"backfill: {exc.code().name}: {exc.details()}")
     awards = f"{done.awards} award{'' if done.awards == 1 else 's'}"
     print(f"backfill: counted {done.counted} events, {awards} made")
     return 0
@@ -253,7 +242,7 @@ async def _get(args: argparse.Namespace) -> int:
                 )
                 badges = list(listing.badges)
         except grpc.aio.AioRpcError as exc:
-            return _fail(f"{exc.code().name}: {exc.details()}")
+            return _options.fail(f"{exc.code().name}: {exc.details()}")
     if args.output == "yaml":
         print(
             programs.to_yaml([programs.dump("Badge", b, with_version=True) for b in badges]), end=""
