@@ -65,6 +65,7 @@ from tests.platform import Platform, counter, interaction
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_board  # beside this script
+from benchkit import memory_mb, percentile, steady_load
 
 CONSUMERS = ("leaderboards", "challenges", "achievements")
 ACCEPTED = gateway_service_pb2.EVENT_STATUS_ACCEPTED
@@ -95,14 +96,7 @@ class Processes:
 
     def peak_rss_mb(self) -> dict[str, float]:
         """The peak resident memory of each service process, in MiB."""
-        peaks = {}
-        for name, pid in self.services.items():
-            status = Path(f"/proc/{pid}/status").read_text()
-            kb = next(
-                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
-            )
-            peaks[name] = round(kb / 1024, 1)
-        return peaks
+        return {name: memory_mb(pid, "VmHWM") for name, pid in self.services.items()}
 
 
 def _cpu(p: psutil.Process) -> float:
@@ -124,11 +118,6 @@ def _means(
         if n:
             out[what] = round((total - before[what][0]) / n, 1)
     return out
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class Bench:
@@ -227,7 +216,7 @@ class Bench:
             "intake_seconds": round(intake, 3),
             "intake_events_per_s": round(sent / intake),
             "batch_latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
-            "batch_latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+            "batch_latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
             "applied_seconds": {s: round(t, 3) for s, t in done.items()},
             "end_to_end_events_per_s": round(sent / slowest),
             "slowest_consumer": max(done, key=done.__getitem__),
@@ -346,7 +335,7 @@ class Bench:
             "clients": clients,
             "calls_per_s": round(len(calls) / elapsed),
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
-            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
             "cpu_us_per_call": _per_event(cpu0, cpu1, len(calls)),
             "mean_sizes": _means(avg0, avg1),
         }
@@ -383,9 +372,7 @@ class Bench:
             return [interaction(tenant, self.agents[i % len(self.agents)]) for i in range(n)]
 
         cpu0 = self.procs.cpu()
-        load = asyncio.create_task(
-            bench_board.steady_load(self.platform.publish, batch, rate, stop)
-        )
+        load = asyncio.create_task(steady_load(self.platform.publish, batch, rate, stop))
         answered: dict[str, float] = {}
         try:
             await asyncio.sleep(2)  # the load is steady before the first probe
@@ -412,13 +399,13 @@ class Bench:
             "background_events_per_s": rate,
             "probes": probes,
             "notify_p50_ms": round(statistics.median(latencies), 1),
-            "notify_p99_ms": round(_percentile(latencies, 0.99), 1),
+            "notify_p99_ms": round(percentile(latencies, 0.99), 1),
             "notify_max_ms": round(max(latencies), 1),
             # answer -> award durable in achievements; award durable -> on the stream
             "awarded_p50_ms": round(statistics.median(awarded), 1),
-            "awarded_p99_ms": round(_percentile(awarded, 0.99), 1),
+            "awarded_p99_ms": round(percentile(awarded, 0.99), 1),
             "delivered_p50_ms": round(statistics.median(delivered), 1),
-            "delivered_p99_ms": round(_percentile(delivered, 0.99), 1),
+            "delivered_p99_ms": round(percentile(delivered, 0.99), 1),
             "cpu_us_per_event": cpu,
         }
 

@@ -20,7 +20,6 @@ import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,44 +32,14 @@ from accolade.leaderboards._rank import RankIndex
 from accolade.v1 import leaderboards_service_pb2 as pb
 from tests.platform import Platform, counter, interaction
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import memory_mb, percentile, steady_load  # beside this script
+
 BOARD = "daily-resolutions"
 
 
-async def steady_load(
-    publish: Callable[[list[Any]], Awaitable[object]],
-    batch: Callable[[int], list[Any]],
-    rate: int,
-    stop: asyncio.Event,
-) -> int:
-    """Publishes `rate` events/s in a call every 50 ms until `stop`; returns how many.
-
-    A call does not wait for the one before it to be answered, so a slow answer does not
-    lower the rate.
-    """
-    tick, per_tick = 0.05, max(1, round(rate * 0.05))
-    calls: set[asyncio.Task[object]] = set()
-    sent = 0
-    next_at = time.perf_counter()
-    while not stop.is_set():
-        call = asyncio.ensure_future(publish(batch(per_tick)))
-        calls.add(call)
-        call.add_done_callback(calls.discard)
-        sent += per_tick
-        next_at += tick
-        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    await asyncio.gather(*calls)
-    return sent
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-
-def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-    return round(kb / 1024, 1)
+def _ms(values: list[float], q: float) -> float:
+    return round(percentile(values, q) * 1000, 2)
 
 
 def index_alone(scores: list[tuple[str, float]]) -> dict[str, float]:
@@ -122,11 +91,11 @@ async def board(
     finally:
         await conn.close()
     stub = platform.leaderboards
-    rss0 = _rss_mb(pid)
+    rss0 = memory_mb(pid)
     t = time.perf_counter()
     await stub.GetLeaderboard(pb.GetLeaderboardRequest(tenant_id=tenant, day=day.isoformat()))
     first_read = time.perf_counter() - t
-    rss1 = _rss_mb(pid)
+    rss1 = memory_mb(pid)
 
     applied = "accolade_leaderboards_events_applied_total"
     before = counter(platform.metrics("leaderboards"), applied)
@@ -191,12 +160,12 @@ async def board(
         "updates_per_s": round(sent / elapsed),
         "calls": calls,
         "first_read_seconds": round(first_read, 2),
-        "top10_p50_ms": _p(top10, 0.5),
-        "top10_p99_ms": _p(top10, 0.99),
-        "rank_p50_ms": _p(ranks, 0.5),
-        "rank_p99_ms": _p(ranks, 0.99),
+        "top10_p50_ms": _ms(top10, 0.5),
+        "top10_p99_ms": _ms(top10, 0.99),
+        "rank_p50_ms": _ms(ranks, 0.5),
+        "rank_p99_ms": _ms(ranks, 0.99),
         **index_alone(scores),
-        "service_rss_mb": {"before": rss0, "loaded": rss1, "after": _rss_mb(pid)},
+        "service_rss_mb": {"before": rss0, "loaded": rss1, "after": memory_mb(pid)},
         "median_call_ms": round(statistics.median(top10 + ranks) * 1000, 2),
     }
 
