@@ -27,10 +27,9 @@ async def accolade(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> None:
-    achievements = await start_service("achievements")
-    leaderboards = await start_service("leaderboards")
-    at = [
+def targets(achievements, leaderboards) -> list[str]:  # type: ignore[no-untyped-def]
+    """The options that point the command at the test's two services, as acme's admin."""
+    return [
         "--tenant",
         "acme",
         "--address",
@@ -40,6 +39,12 @@ async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> Non
         "--key",
         achievements.keys["acme"],
     ]
+
+
+async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> None:
+    achievements = await start_service("achievements")
+    leaderboards = await start_service("leaderboards")
+    at = targets(achievements, leaderboards)
     starter = str(programs.STARTER)
     documents = programs.parse(programs.STARTER.read_text(), "s")
     ids = [d.message.metadata.id for d in documents if d.kind == "Badge"]  # type: ignore[attr-defined]
@@ -132,16 +137,7 @@ async def test_a_file_of_badges_and_boards_goes_to_both_services_or_to_neither(
 ) -> None:
     achievements = await start_service("achievements")
     leaderboards = await start_service("leaderboards")
-    at = [
-        "--tenant",
-        "acme",
-        "--address",
-        f"127.0.0.1:{achievements.grpc_port}",
-        "--leaderboards",
-        f"127.0.0.1:{leaderboards.grpc_port}",
-        "--key",
-        achievements.keys["acme"],
-    ]
+    at = targets(achievements, leaderboards)
     # A typo in the board's condition: neither the board nor the badge is applied.
     bad = tmp_path / "bad.yaml"
     bad.write_text(BOARDS.replace("metric: avg,", "metric: avg, when: event.csta > 0,"))
