@@ -19,9 +19,8 @@ from accolade.rules.aggregates import Agg
 from accolade.rules.definitions import Levels
 from accolade.rules.evaluate import Award
 from accolade.rules.tenants import calendars
-from accolade.runtime import db, outbox
+from accolade.runtime import db, outbox, roster
 from accolade.runtime.inbox import Batch, BatchHandler
-from accolade.runtime.roster import latest_entries
 from accolade.runtime.service import Context
 from accolade.runtime.validation import utcnow
 from accolade.v1 import envelope_pb2, events_pb2
@@ -173,7 +172,7 @@ async def count(
 ) -> tuple[evaluate.Deltas, list[Award]]:
     """Adds what `events` contribute to the stored windows and buckets; returns the
     deltas and the tiers the merged windows reach (see evaluate.contributions)."""
-    agents = await _store.agents(conn, {(e.tenant_id, e.agent_id) for e in events})
+    agents = await roster.entries(conn, {(e.tenant_id, e.agent_id) for e in events})
     d = evaluate.contributions(events, programs, agents, now, claimed)
     windows = await _store.merge_windows(conn, d, programs)
     buckets = await _store.merge_buckets(conn, d, programs)
@@ -270,10 +269,4 @@ async def close_some(conn: asyncpg.Connection, programs: Programs, topic: str) -
 
 def roster_handler(ctx: Context) -> BatchHandler:
     """Keeps achievements' copy of the roster: each agent's latest entry."""
-
-    async def apply(batch: Batch) -> None:
-        latest = latest_entries(batch.events)
-        if latest:
-            await _store.keep_agents(batch.conn, latest)
-
-    return apply
+    return roster.handler()

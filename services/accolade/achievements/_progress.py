@@ -12,6 +12,7 @@ from accolade.rules import calendar
 from accolade.rules.aggregates import Agg
 from accolade.rules.definitions import Rule
 from accolade.rules.evaluate import award_window, standing
+from accolade.runtime import roster
 from accolade.v1 import achievements_service_pb2 as pb
 
 
@@ -53,7 +54,7 @@ async def progress(
         out.level_name = loaded.levels.names[out.level - 1]
         if out.level < len(loaded.levels.xp):
             out.next_level_xp = loaded.levels.xp[out.level]
-    entry = (await _store.agents(conn, [(tenant, agent)])).get((tenant, agent))
+    entry = (await roster.entries(conn, [(tenant, agent)])).get((tenant, agent))
     cal = loaded.program.cal
     tz = calendar.zone(entry.time_zone if entry and entry.time_zone else cal.default_zone)
     today = calendar.local_day(now, tz)

@@ -16,9 +16,8 @@ from accolade.achievements._gates import decide
 from accolade.rules import calendar, evaluate
 from accolade.rules.definitions import Rule
 from accolade.rules.tenants import CalendarOf
-from accolade.runtime import db, outbox
+from accolade.runtime import db, outbox, roster
 from accolade.runtime.errors import FailedPrecondition, InvalidArgument
-from accolade.runtime.roster import latest_entries
 from accolade.runtime.validation import Violations, utcnow
 from accolade.v1 import achievements_service_pb2 as pb
 from accolade.v1 import envelope_pb2
@@ -129,11 +128,11 @@ async def _apply(
 ) -> None:
     """Applies one page of archived events as the consumers did: roster entries kept,
     the rest evaluated as of when they were accepted."""
-    roster = [e for e in events if e.WhichOneof("payload") == "agent_updated"]
+    entries = [e for e in events if e.WhichOneof("payload") == "agent_updated"]
     others = [e for e in events if e.WhichOneof("payload") != "agent_updated"]
     async with conn.transaction():
-        if latest := latest_entries(roster):
-            await _store.keep_agents(conn, latest)
+        if latest := roster.latest_entries(entries):
+            await roster.keep(conn, latest)
         if others:
             now = max(e.recorded_at.ToDatetime(tzinfo=UTC) for e in others)
             await evaluate_events(conn, programs, others, now)

@@ -8,11 +8,12 @@ from datetime import UTC
 import asyncpg
 import grpc
 
-from accolade.achievements import _programs, _replay, _store
+from accolade.achievements import _programs, _replay
 from accolade.achievements._awards import badges_handler, roster_handler
 from accolade.achievements._progress import progress
 from accolade.rules import calendar
 from accolade.rules.tenants import calendars
+from accolade.runtime import roster
 from accolade.runtime.auth import access
 from accolade.runtime.errors import NotFound
 from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
@@ -217,7 +218,7 @@ class AchievementsServicer(pb_grpc.AchievementsServiceServicer):
                 request.badge_id,
                 row["rule_version"],
             )
-            agent = (await _store.agents(conn, [(request.tenant_id, request.agent_id)])).get(
+            agent = (await roster.entries(conn, [(request.tenant_id, request.agent_id)])).get(
                 (request.tenant_id, request.agent_id)
             )
         badge = _badge(row)
@@ -272,7 +273,7 @@ async def _build(ctx: Context) -> AchievementsServicer:
 
 async def _team_of(ctx: Context, tenant_id: str, agent_id: str) -> str | None:
     async with ctx.pool.acquire() as conn:
-        entry = (await _store.agents(conn, [(tenant_id, agent_id)])).get((tenant_id, agent_id))
+        entry = (await roster.entries(conn, [(tenant_id, agent_id)])).get((tenant_id, agent_id))
     return None if entry is None else entry.team_id
 
 

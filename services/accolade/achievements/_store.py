@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,6 @@ from accolade.rules.evaluate import (
 )
 from accolade.runtime import db
 from accolade.runtime.conditions import occurred_at
-from accolade.v1 import events_pb2
 
 # Award and level event ids derive from what they announce, so a replay emits the same ids.
 _AWARD_NAMESPACE = uuid.UUID("7f1c1e0e-5a43-4d0c-9c55-3d0f1f6b0a01")
@@ -118,31 +117,6 @@ def agg_of(r: Sequence[Any], at: int) -> Agg:
     """The aggregate in row `r`'s eight columns from `at`."""
     return Agg(
         r[at], r[at + 1], r[at + 2], r[at + 3], (r[at + 4], r[at + 5]), (r[at + 6], r[at + 7])
-    )
-
-
-async def agents(
-    conn: asyncpg.Connection, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], events_pb2.AgentUpdated]:
-    """The roster entries of the (tenant, agent) pairs that have one."""
-    rows = await conn.fetch(
-        "SELECT g.tenant_id, g.agent_id, g.entry FROM agents g "
-        "JOIN unnest($1::text[], $2::text[]) AS x(t, a) ON g.tenant_id = x.t AND g.agent_id = x.a",
-        *db.columns(list(keys), 2),
-    )
-    return {(r[0], r[1]): events_pb2.AgentUpdated.FromString(r[2]) for r in rows}
-
-
-async def keep_agents(
-    conn: asyncpg.Connection, latest: Mapping[tuple[str, str], events_pb2.AgentUpdated]
-) -> None:
-    """Stores each roster entry over an older version of it."""
-    await conn.execute(
-        "INSERT INTO agents AS g (tenant_id, agent_id, version, entry) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) "
-        "ON CONFLICT (tenant_id, agent_id) DO UPDATE SET version = EXCLUDED.version, "
-        "  entry = EXCLUDED.entry, updated_at = now() WHERE g.version < EXCLUDED.version",
-        *db.columns([(t, a, e.version, e.SerializeToString()) for (t, a), e in latest.items()], 4),
     )
 
 
