@@ -10,6 +10,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -218,7 +219,7 @@ def board_standings(
     d: lb.LeaderboardDefinition, events: list[envelope_pb2.Envelope]
 ) -> dict[date, tuple[list[tuple[int, str, float]], dict[str, int]]]:
     """Every period of one board from all events at once: the ranked entries and, apart,
-    the agents not yet eligible with their count of matching events. The tenant's
+    the agents not yet eligible with the matching events each still needs. The tenant's
     default zone is UTC and its weeks start on Monday. Conditions are read here in plain
     Python: the ones the starter program and the tests use."""
     s = d.spec
@@ -242,7 +243,7 @@ def board_standings(
     for (period, agent), vs in values.items():
         ranked, waiting = out.setdefault(period, ([], {}))
         if len(vs) < max(1, s.min_events):
-            waiting[agent] = len(vs)
+            waiting[agent] = max(1, s.min_events) - len(vs)
             continue
         score = {"sum": sum(vs), "avg": sum(vs) / len(vs)}.get(s.metric, float(len(vs)))
         ranked.append((0, agent, score))
@@ -255,5 +256,77 @@ def board_standings(
                 for _, a, v in ranked
             ),
             key=lambda r: (r[2] if lower else -r[2], r[1]),
+        )
+    return out
+
+
+def scorecard_standings(
+    d: lb.ScorecardDefinition,
+    events: list[envelope_pb2.Envelope],
+    places: dict[str, tuple[str, str]],
+) -> dict[date, tuple[list[tuple[int, str, float]], dict[str, int]]]:
+    """Every period of one scorecard from all events at once, in exact fractions: the
+    ranked entries and, apart, the agents not yet eligible with the matching events
+    each still needs. `places` gives each agent's (site, region)."""
+    s = d.spec
+    zone = ZoneInfo(s.time_zone or "UTC")
+    seen: dict[tuple[date, str], dict[str, list[Fraction]]] = {}
+    for e in events:
+        kind = e.WhichOneof("payload")
+        p = getattr(e, kind)
+        local = e.occurred_at.ToDatetime(tzinfo=UTC).astimezone(zone).date()
+        for m in s.metrics:
+            if m.event != kind or not _BOARD_CONDITIONS[m.when](p):
+                continue
+            if m.metric == "rate":
+                value = Fraction(100 if getattr(p, m.field) else 0)
+            elif m.metric in ("", "count"):
+                value = Fraction(1)
+            else:
+                value = Fraction(_number(p, m.field))
+            per = seen.setdefault((first_day(local, s.period or "week"), e.agent_id), {})
+            per.setdefault(m.id, []).append(value)
+    out: dict[date, tuple[list[tuple[int, str, float]], dict[str, int]]] = {}
+    for (period, agent), per in seen.items():
+        ranked, waiting = out.setdefault(period, ([], {}))
+        lacking = 0
+        points, weights = [], []
+        site, region = places.get(agent, ("", ""))
+        over = next((w for w in s.weights if w.site_id and w.site_id == site), None) or next(
+            (w for w in s.weights if w.region_id and w.region_id == region), None
+        )
+        for m in s.metrics:
+            vs = per.get(m.id, [])
+            needs = max(m.min_events, 1 if m.metric in ("avg", "rate") else 0)
+            lacking += max(0, needs - len(vs))
+            if m.metric in ("avg", "rate"):
+                value = sum(vs) / len(vs) if vs else Fraction(0)
+            elif m.metric == "sum":
+                value = sum(vs, Fraction(0))
+            else:
+                value = Fraction(len(vs))
+            held = [
+                z
+                for z in m.zones
+                # Bounds as written (4.2, not the binary double nearest it).
+                if (not z.HasField("lower") or Fraction(repr(z.lower)) <= value)
+                and (not z.HasField("upper") or value < Fraction(repr(z.upper)))
+            ]
+            points.append(Fraction(held[0].points))
+            weights.append(
+                Fraction(over.weights[m.id]) if over and m.id in over.weights else
+                Fraction(m.weight or 1)
+            )  # fmt: skip
+        if lacking:
+            waiting[agent] = lacking
+            continue
+        ranked.append(
+            (0, agent, sum(p * w for p, w in zip(points, weights, strict=True)) / sum(weights))
+        )
+    for ranked, _ in out.values():
+        exact = [x for _, _, x in ranked]
+        ranked[:] = sorted(
+            ((1 + sum(1 for x in exact if x > v), a, float(v)) for _, a, v in ranked),
+            key=lambda r: (r[0], r[1]),
         )
     return out

@@ -49,6 +49,8 @@ async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> Non
     documents = programs.parse(programs.STARTER.read_text(), "s")
     ids = [d.message.metadata.id for d in documents if d.kind == "Badge"]  # type: ignore[attr-defined]
     boards = [d.message.metadata.id for d in documents if d.kind == "Leaderboard"]  # type: ignore[attr-defined]
+    cards = [d.message.metadata.id for d in documents if d.kind == "Scorecard"]  # type: ignore[attr-defined]
+    assert cards  # the starter program has a scorecard, applied with its boards
 
     code, out, err = await accolade("apply", "-f", starter, "--dry-run", *at)
     assert code == 0, err
@@ -60,13 +62,14 @@ async def test_apply_diff_get_and_refusals(start_service, tmp_path: Path) -> Non
     assert code == 0, err
     assert len([line for line in out.splitlines() if line.endswith("created (version 1)")]) == len(
         ids
-    ) + 1 + len(boards)
+    ) + 1 + len(boards) + len(cards)
     code, out, _ = await accolade("get", "badges", *at)
     assert sorted(line.split()[0] for line in out.splitlines()[1:]) == sorted(ids)
     code, out, _ = await accolade("get", "boards", *at)
     assert [line.split()[0] for line in out.splitlines()[1:]] == [
         "daily-resolutions",
         *sorted(boards),
+        *sorted(cards),
     ]
 
     # What `get -o yaml` prints applies again as it is, changing nothing.

@@ -269,6 +269,21 @@ async def test_a_week_of_the_starter_program_matches_an_independent_computation(
             assert reply.not_eligible_agents == len(waiting), board.metadata.id
             checked += len(ranked) + len(waiting)
     assert checked > 3 * len(AGENTS)  # every board holds most agents: the check means something
+    # And its scorecard: each entry's score, and how it adds up, from its metrics' zones.
+    for card in programs.starter_boards(tenant).scorecards:
+        for period, (ranked, waiting) in program_reference.scorecard_standings(
+            card, published, {}
+        ).items():
+            reply = await platform.leaderboards.GetLeaderboard(
+                lpb.GetLeaderboardRequest(
+                    tenant_id=tenant, board_id=card.metadata.id, day=period.isoformat(), limit=100
+                )
+            )
+            assert [(e.rank, e.agent_id) for e in reply.entries] == [(r, a) for r, a, _ in ranked]
+            assert [e.score for e in reply.entries] == [pytest.approx(x) for _, _, x in ranked]
+            assert reply.not_eligible_agents == len(waiting), card.metadata.id
+            for e in reply.entries:
+                assert sum(x.contribution for x in e.explanation) == pytest.approx(e.score)
 
     # The archive holds everything the services consumed: rebuilt from it in empty
     # tables, achievements' state is what it is live.

@@ -11,7 +11,7 @@ from accolade import _options, _replay_commands, clients, programs
 from accolade.v1 import leaderboards_service_pb2 as pb
 from accolade.v1 import leaderboards_service_pb2_grpc as pb_grpc
 
-_FIELD = re.compile(r"^boards\[(\d+)\](.*)$")
+_FIELD = re.compile(r"^(boards|scorecards)\[(\d+)\](.*)$")
 
 
 def connection(p: argparse.ArgumentParser) -> None:
@@ -51,8 +51,12 @@ async def apply(
 def _locate(field: str, why: str, boards: list[programs.Document]) -> str:
     """A problem the service found, said in terms of the file and document at fault."""
     m = _FIELD.match(field)
-    if m and int(m.group(1)) < len(boards):
-        return f"{boards[int(m.group(1))].source}: {m.group(2).lstrip('.') or 'document'}: {why}"
+    if m:
+        kind = "Leaderboard" if m.group(1) == "boards" else "Scorecard"
+        of_kind = [d for d in boards if d.kind == kind]
+        if int(m.group(2)) < len(of_kind):
+            where = m.group(3).lstrip(".") or "document"
+            return f"{of_kind[int(m.group(2))].source}: {where}: {why}"
     return f"{field}: {why}"
 
 
@@ -68,10 +72,12 @@ async def get(args: argparse.Namespace) -> int:
         except grpc.aio.AioRpcError as exc:
             return _options.fail(f"{exc.code().name}: {exc.details()}")
     boards = [b for b in listing.boards if not args.id or b.metadata.id == args.id]
-    if args.id and not boards:
+    cards = [c for c in listing.scorecards if not args.id or c.metadata.id == args.id]
+    if args.id and not boards and not cards:
         return _options.fail(f"NOT_FOUND: no board {args.id!r}")
     if args.output == "yaml":
         docs = [programs.dump("Leaderboard", b, with_version=True) for b in boards]
+        docs += [programs.dump("Scorecard", c, with_version=True) for c in cards]
         print(programs.to_yaml(docs), end="")
         return 0
     _options.table(
@@ -89,6 +95,19 @@ async def get(args: argparse.Namespace) -> int:
                 str(b.version),
             )
             for b in boards
+        ]
+        + [
+            (
+                c.metadata.id,
+                c.metadata.name,
+                ", ".join(sorted({m.event for m in c.spec.metrics})),
+                f"scorecard: {', '.join(m.id for m in c.spec.metrics)}",
+                c.spec.period or "week",
+                c.spec.time_zone or "tenant's",
+                "",
+                str(c.version),
+            )
+            for c in cards
         ],
     )
     return 0

@@ -94,8 +94,8 @@ def apply(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace, documents: list[programs.Document]) -> int:
-    boards = [d for d in documents if d.kind == "Leaderboard"]
-    program = [d for d in documents if d.kind != "Leaderboard"]
+    boards = [d for d in documents if d.kind in programs.BOARD_KINDS]
+    program = [d for d in documents if d.kind not in programs.BOARD_KINDS]
     if boards and program and not args.dry_run:
         # Two services take the file: both check it first, so that a document either
         # refuses leaves everything as it was.

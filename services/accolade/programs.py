@@ -23,12 +23,15 @@ from accolade.v1 import leaderboards_service_pb2 as lb
 
 API_VERSION = "accolade/v1"
 # Each kind, and the message of its owner's admin RPC: achievements for badges and the
-# level table, leaderboards for boards.
+# level table, leaderboards for boards and scorecards.
 KINDS: dict[str, type[Message]] = {
     "Badge": pb.BadgeDefinition,
     "LevelTable": pb.LevelTable,
     "Leaderboard": lb.LeaderboardDefinition,
+    "Scorecard": lb.ScorecardDefinition,
 }
+# The kinds the leaderboards service owns.
+BOARD_KINDS = ("Leaderboard", "Scorecard")
 # The starter program, in a checkout of the project.
 STARTER = Path(__file__).resolve().parents[2] / "deploy" / "programs" / "starter.yaml"
 # Set by the service, never by a file.
@@ -49,7 +52,7 @@ class Document:
 
     Attributes:
         source: where it is, such as "starter.yaml, document 3".
-        kind: "Badge", "LevelTable" or "Leaderboard".
+        kind: "Badge", "LevelTable", "Leaderboard" or "Scorecard".
         message: what the admin RPC takes.
     """
 
@@ -76,6 +79,7 @@ def _unknown_keys(value: Any, descriptor: Any, at: str, out: list[str]) -> None:
         elif (
             field.type == FieldDescriptor.TYPE_MESSAGE
             and not field.message_type.full_name.startswith("google.protobuf")
+            and not field.message_type.GetOptions().map_entry  # a map's keys are its own
         ):
             items = inner if field.is_repeated and isinstance(inner, list) else [inner]
             for i, item in enumerate(items):
@@ -221,11 +225,14 @@ def boards_request(
     effective_at: datetime | None = None,
     dry_run: bool = False,
 ) -> lb.ApplyBoardsRequest:
-    """The leaderboards service's request applying the boards of `documents`."""
+    """The leaderboards service's request applying the boards and scorecards of
+    `documents`."""
     request = lb.ApplyBoardsRequest(tenant_id=tenant, dry_run=dry_run)
     for d in documents:
         if isinstance(d.message, lb.LeaderboardDefinition):
             request.boards.add().CopyFrom(d.message)
+        elif isinstance(d.message, lb.ScorecardDefinition):
+            request.scorecards.add().CopyFrom(d.message)
     if effective_at is not None:
         request.effective_at.FromDatetime(effective_at)
     return request

@@ -1,4 +1,5 @@
-"""A tenant's boards in the store: applying definitions, and the versions consumers use."""
+"""A tenant's boards and scorecards in the store: applying definitions, and the versions
+consumers use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from accolade.leaderboards._definitions import BoardRule, check_board, compile_board
+from accolade.leaderboards._definitions import (
+    BoardRule,
+    check_board,
+    check_scorecard,
+    compile_board,
+    compile_scorecard,
+)
 from accolade.rules.definitions import content_of
 from accolade.runtime.validation import Violations
 from accolade.v1 import leaderboards_service_pb2 as pb
@@ -19,21 +26,33 @@ from accolade.v1.achievements_service_pb2 import DefinitionChange
 BUILT_IN = "daily-resolutions"
 
 
+def _documents(
+    request: pb.ApplyBoardsRequest,
+) -> list[tuple[str, str, pb.LeaderboardDefinition | pb.ScorecardDefinition]]:
+    """The request's documents in the order of its changes: (where, kind, document)."""
+    return [
+        *((f"boards[{i}]", "Leaderboard", d) for i, d in enumerate(request.boards)),
+        *((f"scorecards[{i}]", "Scorecard", d) for i, d in enumerate(request.scorecards)),
+    ]
+
+
 def validate(request: pb.ApplyBoardsRequest) -> Violations:
     """Every problem of the request's documents on their own."""
     v = Violations()
     v.identifier("tenant_id", request.tenant_id)
-    seen: dict[str, int] = {}
-    for i, d in enumerate(request.boards):
-        at = f"boards[{i}]"
-        check_board(v, at, d)
+    seen: dict[str, str] = {}
+    for at, _, d in _documents(request):
+        if isinstance(d, pb.ScorecardDefinition):
+            check_scorecard(v, at, d)
+        else:
+            check_board(v, at, d)
         if d.metadata.id == BUILT_IN:
             v.add(f"{at}.metadata.id", f"{BUILT_IN!r} is the built-in board's id")
         if d.metadata.id in seen:
-            v.add(f"{at}.metadata.id", f"{d.metadata.id!r} is also boards[{seen[d.metadata.id]}]")
-        seen.setdefault(d.metadata.id, i)
-    if not request.boards:
-        v.add("boards", "the request holds no board")
+            v.add(f"{at}.metadata.id", f"{d.metadata.id!r} is also {seen[d.metadata.id]}")
+        seen.setdefault(d.metadata.id, at)
+    if not request.boards and not request.scorecards:
+        v.add("boards", "the request holds no board and no scorecard")
     return v
 
 
@@ -59,36 +78,41 @@ async def apply(
         latest = {
             r["board_id"]: r
             for r in await conn.fetch(
-                "SELECT DISTINCT ON (board_id) board_id, version, effective_at, definition "
-                "FROM board_definitions WHERE tenant_id = $1 ORDER BY board_id, version DESC",
+                "SELECT DISTINCT ON (board_id) board_id, version, effective_at, definition, "
+                "  kind FROM board_definitions WHERE tenant_id = $1 "
+                "ORDER BY board_id, version DESC",
                 tenant,
             )
         }
-        for i, d in enumerate(request.boards):
+        for at, kind, d in _documents(request):
             held = latest.get(d.metadata.id)
             content = content_of(d)
+            if held is not None and held["kind"] != kind:
+                v.add(
+                    f"{at}.metadata.id",
+                    f"{d.metadata.id!r} is a {held['kind']}; a board cannot change its kind",
+                )
+                continue
             if held is not None and held["definition"] == content:
                 action, version = "unchanged", held["version"]
             else:
                 if held is not None and effective < held["effective_at"]:
                     v.add(
-                        f"boards[{i}]",
+                        at,
                         f"cannot come into force before version {held['version']} "
                         f"({held['effective_at'].isoformat()})",
                     )
                 action = "updated" if held else "created"
                 version = held["version"] + 1 if held else 1
-                rows.append((tenant, d.metadata.id, version, effective, content))
+                rows.append((tenant, d.metadata.id, version, effective, content, kind))
             changes.append(
-                DefinitionChange(
-                    kind="Leaderboard", id=d.metadata.id, action=action, version=version
-                )
+                DefinitionChange(kind=kind, id=d.metadata.id, action=action, version=version)
             )
         v.check()
         if rows and not request.dry_run:
             await conn.executemany(
                 "INSERT INTO board_definitions (tenant_id, board_id, version, effective_at, "
-                "  definition) VALUES ($1, $2, $3, $4, $5)",
+                "  definition, kind) VALUES ($1, $2, $3, $4, $5, $6)",
                 rows,
             )
             await conn.execute(
@@ -99,20 +123,31 @@ async def apply(
     return pb.ApplyBoardsResponse(changes=changes)
 
 
-async def latest(pool: asyncpg.Pool, tenant: str) -> list[pb.LeaderboardDefinition]:
-    """Each of the tenant's boards at its latest version, by id."""
+async def latest(pool: asyncpg.Pool, tenant: str) -> pb.ListBoardsResponse:
+    """Each of the tenant's boards and scorecards at its latest version, by id."""
     rows = await pool.fetch(
-        "SELECT DISTINCT ON (board_id) board_id, version, effective_at, definition "
+        "SELECT DISTINCT ON (board_id) board_id, version, effective_at, definition, kind "
         "FROM board_definitions WHERE tenant_id = $1 ORDER BY board_id, version DESC",
         tenant,
     )
-    out = []
+    out = pb.ListBoardsResponse()
     for r in rows:
-        d = pb.LeaderboardDefinition.FromString(r["definition"])
+        d = (out.scorecards if r["kind"] == "Scorecard" else out.boards).add()
+        d.ParseFromString(r["definition"])
         d.version = r["version"]
         d.effective_at.FromDatetime(r["effective_at"])
-        out.append(d)
     return out
+
+
+def compile_row(r: asyncpg.Record) -> BoardRule:
+    """The rule of a stored definition (its kind, definition, version and effective_at)."""
+    if r["kind"] == "Scorecard":
+        return compile_scorecard(
+            pb.ScorecardDefinition.FromString(r["definition"]), r["version"], r["effective_at"]
+        )
+    return compile_board(
+        pb.LeaderboardDefinition.FromString(r["definition"]), r["version"], r["effective_at"]
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -193,15 +228,12 @@ class Boards:
         if stale:
             rules: dict[str, dict[str, list[BoardRule]]] = {t: {} for t in stale}
             for r in await conn.fetch(
-                "SELECT tenant_id, board_id, version, effective_at, definition "
+                "SELECT tenant_id, board_id, version, effective_at, definition, kind "
                 "FROM board_definitions WHERE tenant_id = ANY($1::text[]) "
                 "ORDER BY tenant_id, board_id, version",
                 stale,
             ):
-                d = pb.LeaderboardDefinition.FromString(r["definition"])
-                rules[r["tenant_id"]].setdefault(r["board_id"], []).append(
-                    compile_board(d, r["version"], r["effective_at"])
-                )
+                rules[r["tenant_id"]].setdefault(r["board_id"], []).append(compile_row(r))
             for t in stale:
                 self._held[t] = TenantBoards(revisions[t], rules[t])
         return {t: self._held[t] for t in revisions}

@@ -12,10 +12,17 @@ import grpc
 
 from accolade.leaderboards import _boards, _tally
 from accolade.leaderboards._boards import BUILT_IN, Boards
-from accolade.leaderboards._live import BOARD_SCORES, PERIOD_SCORES, Board, LiveBoards
+from accolade.leaderboards._live import (
+    BOARD_SCORES,
+    PERIOD_SCORES,
+    Board,
+    LiveBoards,
+    scope_of,
+)
 from accolade.leaderboards._rank import Entry, distribution
 from accolade.rules import calendar
 from accolade.rules.tenants import calendars
+from accolade.runtime import roster
 from accolade.runtime.auth import access
 from accolade.runtime.errors import NotFound
 from accolade.runtime.identity import AGENT, INTEGRATION, MANAGER
@@ -89,6 +96,11 @@ def _handler(ctx: Context) -> BatchHandler:
     return apply
 
 
+def _roster(ctx: Context) -> BatchHandler:
+    """Keeps leaderboards' copy of the roster, with each agent's team, site and region."""
+    return roster.handler(scoped=True)
+
+
 class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
     """Answers boards and agents' ranks from the rank index, and applies boards."""
 
@@ -98,13 +110,18 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         self._calendars = calendars(ctx)
 
     async def _board(self, v: Violations, request: Any) -> tuple[Board, date]:
-        """The board period a request names (its `board_id` and `day`), loaded."""
+        """The board period a request names (its `board_id`, `day` and `scope`), loaded."""
         v.identifier("tenant_id", request.tenant_id)
-        tenant, board_id = request.tenant_id, request.board_id or BUILT_IN
+        tenant, board_id, scope = request.tenant_id, request.board_id or BUILT_IN, request.scope
+        if scope_of(scope) is None:
+            v.add(
+                "scope",
+                f'must be "" (the tenant), team:ID, site:ID or region:ID, not {scope!r}',
+            )
         if board_id == BUILT_IN:
             day = v.day("day", request.day, today=utcnow().date())
             v.check()
-            return await self._state.built_in.board((tenant, BUILT_IN, day)), day
+            return await self._state.built_in.board((tenant, BUILT_IN, day, scope)), day
         v.check()
         held = await self._state.boards.for_query(self._ctx.pool, tenant)
         rule = held.read_at(board_id, utcnow()) if held else None
@@ -116,7 +133,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         day = v.day("day", request.day, today=calendar.local_day(utcnow(), zone))
         v.check()
         period = calendar.window_start(day, rule.period, cal.week_start)
-        key = (tenant, board_id, rule.version, period)
+        key = (tenant, board_id, rule.version, period, scope)
         return await self._state.tenants.board(key, rule), period
 
     async def GetLeaderboard(
@@ -131,7 +148,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         return pb.GetLeaderboardResponse(
             board_id=request.board_id or BUILT_IN,
             period=period.isoformat(),
-            entries=_entries(board.index.entries(request.offset, request.limit or 10)),
+            entries=_entries(board.index.entries(request.offset, request.limit or 10), board),
             total_agents=len(board.index),
             not_eligible_agents=len(board.waiting),
         )
@@ -146,8 +163,6 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         board, period = await self._board(v, request)
         index, agent = board.index, request.agent_id
         entry = index.rank(agent)
-        waiting = board.waiting.get(agent)
-        needed = max(1, board.rule.min_events) - waiting if board.rule and waiting else 0
         return pb.GetAgentRankResponse(
             board_id=request.board_id or BUILT_IN,
             period=period.isoformat(),
@@ -155,8 +170,9 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
             score=entry.score if entry else 0,
             total_agents=len(index),
             percentile=index.percentile(agent) or 0.0,
-            around=_entries(index.around(agent, request.around)) if request.around else [],
-            events_needed=needed,
+            around=_entries(index.around(agent, request.around), board) if request.around else [],
+            events_needed=board.waiting.get(agent, 0),
+            explanation=_explanation(board, agent) if entry else [],
         )
 
     async def GetLeaderboardBottom(
@@ -169,7 +185,7 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         return pb.GetLeaderboardBottomResponse(
             board_id=request.board_id or BUILT_IN,
             period=period.isoformat(),
-            entries=_entries(board.index.bottom(request.limit or 10)),
+            entries=_entries(board.index.bottom(request.limit or 10), board),
             total_agents=len(board.index),
         )
 
@@ -214,11 +230,38 @@ class LeaderboardsServicer(pb_grpc.LeaderboardsServiceServicer):
         v.identifier("tenant_id", request.tenant_id)
         v.check()
         held = await _boards.latest(self._ctx.pool, request.tenant_id)
-        return pb.ListBoardsResponse(boards=[BUILT_IN_BOARD, *held])
+        return pb.ListBoardsResponse(
+            boards=[BUILT_IN_BOARD, *held.boards], scorecards=held.scorecards
+        )
 
 
-def _entries(entries: list[Entry]) -> list[pb.LeaderboardEntry]:
-    return [pb.LeaderboardEntry(rank=e.rank, agent_id=e.agent_id, score=e.score) for e in entries]
+def _entries(entries: list[Entry], board: Board) -> list[pb.LeaderboardEntry]:
+    return [
+        pb.LeaderboardEntry(
+            rank=e.rank,
+            agent_id=e.agent_id,
+            score=e.score,
+            explanation=_explanation(board, e.agent_id),
+        )
+        for e in entries
+    ]
+
+
+def _explanation(board: Board, agent: str) -> list[pb.MetricScore]:
+    """How a scorecard's score of `agent` adds up (empty for a leaderboard)."""
+    return [
+        pb.MetricScore(
+            metric_id=x.part.id,
+            name=x.part.name,
+            value=x.value,
+            events=x.events,
+            zone=x.zone,
+            points=x.points,
+            weight=x.weight,
+            contribution=x.contribution,
+        )
+        for x in board.explain(agent)
+    ]
 
 
 async def _build(ctx: Context) -> LeaderboardsServicer:
@@ -231,7 +274,10 @@ SERVICE = ServiceDefinition(
     package="accolade.leaderboards",
     servicer=_build,
     register=pb_grpc.add_LeaderboardsServiceServicer_to_server,
-    consumers=(ConsumerSpec("scores", ("activity", "feedback"), _handler),),
+    consumers=(
+        ConsumerSpec("scores", ("activity", "feedback"), _handler),
+        ConsumerSpec("roster", ("roster",), _roster),
+    ),
     access={
         # A board is public within the tenant; an agent's rank is theirs (and a manager's,
         # once leaderboards keep the roster to check teams). Boards are published rules,

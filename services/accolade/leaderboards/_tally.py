@@ -1,8 +1,9 @@
 """The scores consumer: what a batch of events adds to every board, set-based.
 
 The built-in board gets one point per interaction resolved on first contact, per UTC
-day; each of a tenant's boards, the count and field total of the events matching its
-version in force when they happened, per period of its time zone. Each table is written
+day; each of a tenant's boards and scorecards, per part (metric), the count and field
+total of the events matching its version in force when they happened, per period of
+its time zone. Each table is written
 with one upsert per batch, and what was written reaches this process's rank indexes
 once the batch commits.
 """
@@ -11,20 +12,20 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from accolade.leaderboards._boards import BUILT_IN, TenantBoards
-from accolade.leaderboards._live import LiveBoards
+from accolade.leaderboards._live import LiveBoards, Place
 from accolade.rules.tenants import CalendarOf
-from accolade.runtime import db
+from accolade.runtime import db, roster
 from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, day_of, occurred_at
 from accolade.runtime.inbox import Batch
 from accolade.v1 import envelope_pb2, events_pb2
 
 # (tenant, board, version, period, agent)
 ScoreKey = tuple[str, str, int, date, str]
-# The roster is not followed here yet: conditions read `agent` as an empty entry.
+Entries = Mapping[tuple[str, str], events_pb2.AgentUpdated]
 _NO_AGENT = events_pb2.AgentUpdated()
 
 
@@ -41,22 +42,26 @@ def tally(
     events: Iterable[envelope_pb2.Envelope],
     boards: Mapping[str, TenantBoards],
     cal_of: CalendarOf,
-) -> dict[ScoreKey, tuple[int, float]]:
-    """What `events` add to each tenant's boards: per key, (matching events, total)."""
-    out: dict[ScoreKey, tuple[int, float]] = {}
+    agents: Entries | None = None,
+) -> dict[ScoreKey, tuple[list[int], list[float]]]:
+    """What `events` add to each tenant's boards: per key, each part's matching events
+    and their total. Conditions read the agent's roster entry from `agents`."""
+    out: dict[ScoreKey, tuple[list[int], list[float]]] = {}
     for e in events:
         held = boards.get(e.tenant_id)
         kind = e.WhichOneof("payload")
         if held is None or kind is None:
             continue
         at = occurred_at(e)
-        rules = [r for r in held.in_force(at) if r.event == kind]
+        rules = [(r, parts) for r in held.in_force(at) if (parts := r.parts_for(kind))]
         if not rules:
             continue
         cal = cal_of(e.tenant_id)
         payload = getattr(e, kind)
-        for rule in rules:
-            if not rule.condition.holds(payload, _NO_AGENT):
+        agent = (agents or {}).get((e.tenant_id, e.agent_id), _NO_AGENT)
+        for rule, parts in rules:
+            matched = [i for i in parts if rule.parts[i].condition.holds(payload, agent)]
+            if not matched:
                 continue
             key = (
                 e.tenant_id,
@@ -65,9 +70,22 @@ def tally(
                 rule.period_of(at, cal.default_zone, cal.week_start),
                 e.agent_id,
             )
-            n, total = out.get(key, (0, 0.0))
-            out[key] = (n + 1, total + rule.value(payload))
+            if (sums := out.get(key)) is None:
+                sums = out[key] = ([0] * len(rule.parts), [0.0] * len(rule.parts))
+            for i in matched:
+                sums[0][i] += 1
+                sums[1][i] += rule.parts[i].value(payload)
     return out
+
+
+def _array(values: Sequence[float]) -> str:
+    """A PostgreSQL array literal, so that rows of arrays pass through one unnest."""
+    return "{" + ",".join(map(repr, values)) + "}"
+
+
+def _place(agents: Entries, tenant: str, agent: str) -> Place:
+    e = agents.get((tenant, agent), _NO_AGENT)
+    return (e.team_id, e.site_id, e.region_id)
 
 
 async def apply(
@@ -78,6 +96,7 @@ async def apply(
     tenant_live: LiveBoards,
 ) -> None:
     """Writes what the batch adds to both kinds of board; feeds the indexes on commit."""
+    agents = await roster.entries(batch.conn, {(e.tenant_id, e.agent_id) for e in batch.events})
     points = built_in(batch.events)
     if points:
         written = await batch.conn.fetch(
@@ -93,19 +112,31 @@ async def apply(
             built_in_live.writer,
         )
         # Ranked at once by this process; other replicas read them within a second.
-        batch.after_commit(functools.partial(built_in_live.written, [tuple(r) for r in written]))
-    added = tally(batch.events, boards, cal_of) if boards else {}
+        batch.after_commit(
+            functools.partial(
+                built_in_live.written, [(*r, *_place(agents, r[0], r[3])) for r in written]
+            )
+        )
+    added = tally(batch.events, boards, cal_of, agents) if boards else {}
     if added:
         written = await batch.conn.fetch(
             "INSERT INTO board_scores AS s (tenant_id, board_id, version, period, agent_id, n, "
             "  total, written_by) "
-            "SELECT *, $8 FROM unnest($1::text[], $2::text[], $3::int[], $4::date[], $5::text[], "
-            "  $6::bigint[], $7::float8[]) "
+            "SELECT t, b, v, p, a, n::bigint[], x::float8[], $8 FROM unnest($1::text[], "
+            "  $2::text[], $3::int[], $4::date[], $5::text[], $6::text[], $7::text[]) "
+            "  AS u(t, b, v, p, a, n, x) "
             "ON CONFLICT (tenant_id, board_id, version, period, agent_id) "
-            "DO UPDATE SET n = s.n + EXCLUDED.n, total = s.total + EXCLUDED.total, "
+            "DO UPDATE SET n = ARRAY(SELECT coalesce(l, 0) + coalesce(r, 0) "
+            "    FROM unnest(s.n, EXCLUDED.n) AS m(l, r)), "
+            "  total = ARRAY(SELECT coalesce(l, 0) + coalesce(r, 0) "
+            "    FROM unnest(s.total, EXCLUDED.total) AS m(l, r)), "
             "  updated_at = now(), written_by = EXCLUDED.written_by "
             "RETURNING tenant_id, board_id, version, period, agent_id, n, total",
-            *db.columns([(*key, n, total) for key, (n, total) in added.items()], 7),
+            *db.columns([(*key, _array(n), _array(total)) for key, (n, total) in added.items()], 7),
             tenant_live.writer,
         )
-        batch.after_commit(functools.partial(tenant_live.written, [tuple(r) for r in written]))
+        batch.after_commit(
+            functools.partial(
+                tenant_live.written, [(*r, *_place(agents, r[0], r[4])) for r in written]
+            )
+        )

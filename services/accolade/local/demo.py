@@ -243,7 +243,8 @@ async def run(
 async def _show_boards(
     boards: leaderboards_service_pb2_grpc.LeaderboardsServiceStub, tenant: str, day: str
 ) -> None:
-    """The starter program's boards this period, with who is not ranked yet and why."""
+    """The starter program's boards this period, with who is not ranked yet and why, and
+    its scorecard with how each entry's score adds up."""
     listed = await boards.ListBoards(leaderboards_service_pb2.ListBoardsRequest(tenant_id=tenant))
     for b in listed.boards[1:]:  # the tenant's own, after the built-in one
         got = await boards.GetLeaderboard(
@@ -260,6 +261,23 @@ async def _show_boards(
                 f"  not ranked yet: {got.not_eligible_agents} agent(s) with fewer than "
                 f"{b.spec.min_events} matching {b.spec.event} events this period"
             )
+    for c in listed.scorecards:
+        got = await boards.GetLeaderboard(
+            leaderboards_service_pb2.GetLeaderboardRequest(
+                tenant_id=tenant, board_id=c.metadata.id, day=day, limit=5
+            )
+        )
+        weights = ", ".join(f"{m.id} x{m.weight or 1:g}" for m in c.spec.metrics)
+        print(f"\n{c.metadata.name} ({c.metadata.id}: scorecard of {weights}, from {got.period})")
+        for x in got.entries:
+            print(f"  {x.rank:>2}. {x.agent_id:<14} {round(x.score, 2):g} points")
+            for m in x.explanation:
+                print(
+                    f"        {m.name:<26} {round(m.value, 1):>6g}  {m.zone:<7}"
+                    f" {m.points:>3g} x {m.weight:g} -> {round(m.contribution, 2):g}"
+                )
+        if got.not_eligible_agents:
+            print(f"  not ranked yet: {got.not_eligible_agents} agent(s) short of a minimum")
 
 
 async def _show_badges(

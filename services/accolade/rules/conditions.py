@@ -248,6 +248,19 @@ def numeric_field(event_type: str, name: str) -> str | None:
     return f"{event_type}.{name} is not a number or a duration"
 
 
+def boolean_field(event_type: str, name: str) -> str | None:
+    """Why payload field `name` is not a yes-or-no field whose rate can be taken, or
+    None when it is."""
+    message = _payload(event_type)
+    field = message.fields_by_name.get(name)
+    if field is None:
+        known = ", ".join(sorted(message.fields_by_name))
+        return f"{event_type} has no field {name!r} (it has {known})"
+    if field.is_repeated or field.type != FieldDescriptor.TYPE_BOOL:
+        return f"{event_type}.{name} is not a yes-or-no (bool) field"
+    return None
+
+
 def read_number(payload: Any, name: str) -> float:
     """A numeric payload field's value; durations in seconds."""
     value = getattr(payload, name)

@@ -100,7 +100,7 @@ def check_badge(v: Violations, at: str, d: pb.BadgeDefinition) -> None:
     """Adds a violation, named `at.<field>`, for everything wrong with `d`."""
     check_meta(v, at, d.metadata)
     s = d.spec
-    if not check_condition(v, at, s.event, s.when):
+    if not check_condition(v, f"{at}.spec", s.event, s.when):
         return
     aggregate = s.aggregate or "count"
     window = s.window or "all_time"
@@ -228,16 +228,17 @@ def _check_tiers(v: Violations, at: str, tiers: Sequence[pb.BadgeTier]) -> None:
 
 
 def check_condition(v: Violations, at: str, event: str, when: str) -> bool:
-    """Checks a document's `spec.event` and its CEL `spec.when` against that event's
-    shape; False when the event type is unknown (and nothing of it can be checked)."""
+    """Checks the `event` and the CEL `when` of a document's spec (or of a part of it,
+    named `at`) against that event's shape; False when the event type is unknown (and
+    nothing of it can be checked)."""
     if event not in EVENT_TYPES:
-        v.add(f"{at}.spec.event", f"must be one of {', '.join(EVENT_TYPES)}, not {event!r}")
+        v.add(f"{at}.event", f"must be one of {', '.join(EVENT_TYPES)}, not {event!r}")
         return False
     if when:
         try:
             Condition(event, when)
         except ConditionError as exc:
-            v.add(f"{at}.spec.when", str(exc))
+            v.add(f"{at}.when", str(exc))
     return True
 
 

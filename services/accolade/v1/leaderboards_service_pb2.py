@@ -26,45 +26,61 @@ from accolade.v1 import achievements_service_pb2 as accolade_dot_v1_dot_achievem
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&accolade/v1/leaderboards_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a&accolade/v1/achievements_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\x1bGetLeaderboardBottomRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"\x86\x01\n\x1cGetLeaderboardBottomResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12.\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x14\n\x0ctotal_agents\x18\x04 \x01(\x05\"`\n\x1bGetScoreDistributionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\x0f\n\x07\x62uckets\x18\x04 \x01(\x05\";\n\x0bScoreBucket\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\x0e\n\x06\x61gents\x18\x03 \x01(\x05\"\xbd\x01\n\x1cGetScoreDistributionResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x14\n\x0ctotal_agents\x18\x03 \x01(\x05\x12\x11\n\tmin_score\x18\x04 \x01(\x01\x12\x11\n\tmax_score\x18\x05 \x01(\x01\x12)\n\x07\x62uckets\x18\x06 \x03(\x0b\x32\x18.accolade.v1.ScoreBucket\x12\x14\n\x0cmedian_score\x18\x07 \x01(\x01\"\xb1\x01\n\x15LeaderboardDefinition\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.accolade.v1.LeaderboardSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x97\x01\n\x0fLeaderboardSpec\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x0c\n\x04when\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x11\n\tdirection\x18\x05 \x01(\t\x12\x0e\n\x06period\x18\x06 \x01(\t\x12\x11\n\ttime_zone\x18\x07 \x01(\t\x12\x12\n\nmin_events\x18\x08 \x01(\x05\"\x9e\x01\n\x12\x41pplyBoardsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x32\n\x06\x62oards\x18\x02 \x03(\x0b\x32\".accolade.v1.LeaderboardDefinition\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x13\x41pplyBoardsResponse\x12.\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1d.accolade.v1.DefinitionChange\"&\n\x11ListBoardsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"H\n\x12ListBoardsResponse\x12\x32\n\x06\x62oards\x18\x01 \x03(\x0b\x32\".accolade.v1.LeaderboardDefinition\"h\n\x15GetLeaderboardRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\"A\n\x10LeaderboardEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x9d\x01\n\x16GetLeaderboardResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12.\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x14\n\x0ctotal_agents\x18\x04 \x01(\x05\x12\x1b\n\x13not_eligible_agents\x18\x05 \x01(\x05\"i\n\x13GetAgentRankRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x03 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x04 \x01(\t\x12\x0e\n\x06\x61round\x18\x05 \x01(\x05\"\xc5\x01\n\x14GetAgentRankResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x14\n\x0ctotal_agents\x18\x05 \x01(\x05\x12\x12\n\npercentile\x18\x06 \x01(\x01\x12-\n\x06\x61round\x18\x07 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x15\n\revents_needed\x18\x08 \x01(\x05\x32\xc0\x04\n\x13LeaderboardsService\x12Y\n\x0eGetLeaderboard\x12\".accolade.v1.GetLeaderboardRequest\x1a#.accolade.v1.GetLeaderboardResponse\x12S\n\x0cGetAgentRank\x12 .accolade.v1.GetAgentRankRequest\x1a!.accolade.v1.GetAgentRankResponse\x12P\n\x0b\x41pplyBoards\x12\x1f.accolade.v1.ApplyBoardsRequest\x1a .accolade.v1.ApplyBoardsResponse\x12M\n\nListBoards\x12\x1e.accolade.v1.ListBoardsRequest\x1a\x1f.accolade.v1.ListBoardsResponse\x12k\n\x14GetLeaderboardBottom\x12(.accolade.v1.GetLeaderboardBottomRequest\x1a).accolade.v1.GetLeaderboardBottomResponse\x12k\n\x14GetScoreDistribution\x12(.accolade.v1.GetScoreDistributionRequest\x1a).accolade.v1.GetScoreDistributionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&accolade/v1/leaderboards_service.proto\x12\x0b\x61\x63\x63olade.v1\x1a&accolade/v1/achievements_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\x1bGetLeaderboardBottomRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\r\n\x05scope\x18\x05 \x01(\t\"\x86\x01\n\x1cGetLeaderboardBottomResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12.\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x14\n\x0ctotal_agents\x18\x04 \x01(\x05\"o\n\x1bGetScoreDistributionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\x0f\n\x07\x62uckets\x18\x04 \x01(\x05\x12\r\n\x05scope\x18\x05 \x01(\t\";\n\x0bScoreBucket\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\x0e\n\x06\x61gents\x18\x03 \x01(\x05\"\xbd\x01\n\x1cGetScoreDistributionResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x14\n\x0ctotal_agents\x18\x03 \x01(\x05\x12\x11\n\tmin_score\x18\x04 \x01(\x01\x12\x11\n\tmax_score\x18\x05 \x01(\x01\x12)\n\x07\x62uckets\x18\x06 \x03(\x0b\x32\x18.accolade.v1.ScoreBucket\x12\x14\n\x0cmedian_score\x18\x07 \x01(\x01\"\xb1\x01\n\x15LeaderboardDefinition\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.accolade.v1.LeaderboardSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x97\x01\n\x0fLeaderboardSpec\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x0c\n\x04when\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x11\n\tdirection\x18\x05 \x01(\t\x12\x0e\n\x06period\x18\x06 \x01(\t\x12\x11\n\ttime_zone\x18\x07 \x01(\t\x12\x12\n\nmin_events\x18\x08 \x01(\x05\"\xd4\x01\n\x12\x41pplyBoardsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x32\n\x06\x62oards\x18\x02 \x03(\x0b\x32\".accolade.v1.LeaderboardDefinition\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\nscorecards\x18\x05 \x03(\x0b\x32 .accolade.v1.ScorecardDefinition\"E\n\x13\x41pplyBoardsResponse\x12.\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1d.accolade.v1.DefinitionChange\"&\n\x11ListBoardsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"~\n\x12ListBoardsResponse\x12\x32\n\x06\x62oards\x18\x01 \x03(\x0b\x32\".accolade.v1.LeaderboardDefinition\x12\x34\n\nscorecards\x18\x02 \x03(\x0b\x32 .accolade.v1.ScorecardDefinition\"w\n\x15GetLeaderboardRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\x12\r\n\x05scope\x18\x06 \x01(\t\"p\n\x10LeaderboardEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12-\n\x0b\x65xplanation\x18\x04 \x03(\x0b\x32\x18.accolade.v1.MetricScore\"\x9d\x01\n\x16GetLeaderboardResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12.\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x14\n\x0ctotal_agents\x18\x04 \x01(\x05\x12\x1b\n\x13not_eligible_agents\x18\x05 \x01(\x05\"x\n\x13GetAgentRankRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08\x62oard_id\x18\x03 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x04 \x01(\t\x12\x0e\n\x06\x61round\x18\x05 \x01(\x05\x12\r\n\x05scope\x18\x06 \x01(\t\"\xf4\x01\n\x14GetAgentRankResponse\x12\x10\n\x08\x62oard_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x14\n\x0ctotal_agents\x18\x05 \x01(\x05\x12\x12\n\npercentile\x18\x06 \x01(\x01\x12-\n\x06\x61round\x18\x07 \x03(\x0b\x32\x1d.accolade.v1.LeaderboardEntry\x12\x15\n\revents_needed\x18\x08 \x01(\x05\x12-\n\x0b\x65xplanation\x18\t \x03(\x0b\x32\x18.accolade.v1.MetricScore\"\xad\x01\n\x13ScorecardDefinition\x12)\n\x08metadata\x18\x01 \x01(\x0b\x32\x17.accolade.v1.ObjectMeta\x12(\n\x04spec\x18\x02 \x01(\x0b\x32\x1a.accolade.v1.ScorecardSpec\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x01\n\rScorecardSpec\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12-\n\x07metrics\x18\x03 \x03(\x0b\x32\x1c.accolade.v1.ScorecardMetric\x12.\n\x07weights\x18\x04 \x03(\x0b\x32\x1d.accolade.v1.ScorecardWeights\"\xb2\x01\n\x0fScorecardMetric\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0c\n\x04when\x18\x04 \x01(\t\x12\x0e\n\x06metric\x18\x05 \x01(\t\x12\r\n\x05\x66ield\x18\x06 \x01(\t\x12\x0e\n\x06weight\x18\x07 \x01(\x01\x12\x12\n\nmin_events\x18\x08 \x01(\x05\x12%\n\x05zones\x18\t \x03(\x0b\x32\x16.accolade.v1.ScoreZone\"e\n\tScoreZone\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05lower\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05upper\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x0e\n\x06points\x18\x04 \x01(\x01\x42\x08\n\x06_lowerB\x08\n\x06_upper\"\xa3\x01\n\x10ScorecardWeights\x12\x11\n\tregion_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12;\n\x07weights\x18\x03 \x03(\x0b\x32*.accolade.v1.ScorecardWeights.WeightsEntry\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x91\x01\n\x0bMetricScore\x12\x11\n\tmetric_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x0e\n\x06\x65vents\x18\x04 \x01(\x03\x12\x0c\n\x04zone\x18\x05 \x01(\t\x12\x0e\n\x06points\x18\x06 \x01(\x01\x12\x0e\n\x06weight\x18\x07 \x01(\x01\x12\x14\n\x0c\x63ontribution\x18\x08 \x01(\x01\x32\xc0\x04\n\x13LeaderboardsService\x12Y\n\x0eGetLeaderboard\x12\".accolade.v1.GetLeaderboardRequest\x1a#.accolade.v1.GetLeaderboardResponse\x12S\n\x0cGetAgentRank\x12 .accolade.v1.GetAgentRankRequest\x1a!.accolade.v1.GetAgentRankResponse\x12P\n\x0b\x41pplyBoards\x12\x1f.accolade.v1.ApplyBoardsRequest\x1a .accolade.v1.ApplyBoardsResponse\x12M\n\nListBoards\x12\x1e.accolade.v1.ListBoardsRequest\x1a\x1f.accolade.v1.ListBoardsResponse\x12k\n\x14GetLeaderboardBottom\x12(.accolade.v1.GetLeaderboardBottomRequest\x1a).accolade.v1.GetLeaderboardBottomResponse\x12k\n\x14GetScoreDistribution\x12(.accolade.v1.GetScoreDistributionRequest\x1a).accolade.v1.GetScoreDistributionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accolade.v1.leaderboards_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_SCORECARDWEIGHTS_WEIGHTSENTRY']._loaded_options = None
+  _globals['_SCORECARDWEIGHTS_WEIGHTSENTRY']._serialized_options = b'8\001'
   _globals['_GETLEADERBOARDBOTTOMREQUEST']._serialized_start=128
-  _globals['_GETLEADERBOARDBOTTOMREQUEST']._serialized_end=222
-  _globals['_GETLEADERBOARDBOTTOMRESPONSE']._serialized_start=225
-  _globals['_GETLEADERBOARDBOTTOMRESPONSE']._serialized_end=359
-  _globals['_GETSCOREDISTRIBUTIONREQUEST']._serialized_start=361
-  _globals['_GETSCOREDISTRIBUTIONREQUEST']._serialized_end=457
-  _globals['_SCOREBUCKET']._serialized_start=459
-  _globals['_SCOREBUCKET']._serialized_end=518
-  _globals['_GETSCOREDISTRIBUTIONRESPONSE']._serialized_start=521
-  _globals['_GETSCOREDISTRIBUTIONRESPONSE']._serialized_end=710
-  _globals['_LEADERBOARDDEFINITION']._serialized_start=713
-  _globals['_LEADERBOARDDEFINITION']._serialized_end=890
-  _globals['_LEADERBOARDSPEC']._serialized_start=893
-  _globals['_LEADERBOARDSPEC']._serialized_end=1044
-  _globals['_APPLYBOARDSREQUEST']._serialized_start=1047
-  _globals['_APPLYBOARDSREQUEST']._serialized_end=1205
-  _globals['_APPLYBOARDSRESPONSE']._serialized_start=1207
-  _globals['_APPLYBOARDSRESPONSE']._serialized_end=1276
-  _globals['_LISTBOARDSREQUEST']._serialized_start=1278
-  _globals['_LISTBOARDSREQUEST']._serialized_end=1316
-  _globals['_LISTBOARDSRESPONSE']._serialized_start=1318
-  _globals['_LISTBOARDSRESPONSE']._serialized_end=1390
-  _globals['_GETLEADERBOARDREQUEST']._serialized_start=1392
-  _globals['_GETLEADERBOARDREQUEST']._serialized_end=1496
-  _globals['_LEADERBOARDENTRY']._serialized_start=1498
-  _globals['_LEADERBOARDENTRY']._serialized_end=1563
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=1566
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=1723
-  _globals['_GETAGENTRANKREQUEST']._serialized_start=1725
-  _globals['_GETAGENTRANKREQUEST']._serialized_end=1830
-  _globals['_GETAGENTRANKRESPONSE']._serialized_start=1833
-  _globals['_GETAGENTRANKRESPONSE']._serialized_end=2030
-  _globals['_LEADERBOARDSSERVICE']._serialized_start=2033
-  _globals['_LEADERBOARDSSERVICE']._serialized_end=2609
+  _globals['_GETLEADERBOARDBOTTOMREQUEST']._serialized_end=237
+  _globals['_GETLEADERBOARDBOTTOMRESPONSE']._serialized_start=240
+  _globals['_GETLEADERBOARDBOTTOMRESPONSE']._serialized_end=374
+  _globals['_GETSCOREDISTRIBUTIONREQUEST']._serialized_start=376
+  _globals['_GETSCOREDISTRIBUTIONREQUEST']._serialized_end=487
+  _globals['_SCOREBUCKET']._serialized_start=489
+  _globals['_SCOREBUCKET']._serialized_end=548
+  _globals['_GETSCOREDISTRIBUTIONRESPONSE']._serialized_start=551
+  _globals['_GETSCOREDISTRIBUTIONRESPONSE']._serialized_end=740
+  _globals['_LEADERBOARDDEFINITION']._serialized_start=743
+  _globals['_LEADERBOARDDEFINITION']._serialized_end=920
+  _globals['_LEADERBOARDSPEC']._serialized_start=923
+  _globals['_LEADERBOARDSPEC']._serialized_end=1074
+  _globals['_APPLYBOARDSREQUEST']._serialized_start=1077
+  _globals['_APPLYBOARDSREQUEST']._serialized_end=1289
+  _globals['_APPLYBOARDSRESPONSE']._serialized_start=1291
+  _globals['_APPLYBOARDSRESPONSE']._serialized_end=1360
+  _globals['_LISTBOARDSREQUEST']._serialized_start=1362
+  _globals['_LISTBOARDSREQUEST']._serialized_end=1400
+  _globals['_LISTBOARDSRESPONSE']._serialized_start=1402
+  _globals['_LISTBOARDSRESPONSE']._serialized_end=1528
+  _globals['_GETLEADERBOARDREQUEST']._serialized_start=1530
+  _globals['_GETLEADERBOARDREQUEST']._serialized_end=1649
+  _globals['_LEADERBOARDENTRY']._serialized_start=1651
+  _globals['_LEADERBOARDENTRY']._serialized_end=1763
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=1766
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=1923
+  _globals['_GETAGENTRANKREQUEST']._serialized_start=1925
+  _globals['_GETAGENTRANKREQUEST']._serialized_end=2045
+  _globals['_GETAGENTRANKRESPONSE']._serialized_start=2048
+  _globals['_GETAGENTRANKRESPONSE']._serialized_end=2292
+  _globals['_SCORECARDDEFINITION']._serialized_start=2295
+  _globals['_SCORECARDDEFINITION']._serialized_end=2468
+  _globals['_SCORECARDSPEC']._serialized_start=2471
+  _globals['_SCORECARDSPEC']._serialized_end=2616
+  _globals['_SCORECARDMETRIC']._serialized_start=2619
+  _globals['_SCORECARDMETRIC']._serialized_end=2797
+  _globals['_SCOREZONE']._serialized_start=2799
+  _globals['_SCOREZONE']._serialized_end=2900
+  _globals['_SCORECARDWEIGHTS']._serialized_start=2903
+  _globals['_SCORECARDWEIGHTS']._serialized_end=3066
+  _globals['_SCORECARDWEIGHTS_WEIGHTSENTRY']._serialized_start=3020
+  _globals['_SCORECARDWEIGHTS_WEIGHTSENTRY']._serialized_end=3066
+  _globals['_METRICSCORE']._serialized_start=3069
+  _globals['_METRICSCORE']._serialized_end=3214
+  _globals['_LEADERBOARDSSERVICE']._serialized_start=3217
+  _globals['_LEADERBOARDSSERVICE']._serialized_end=3793
 # @@protoc_insertion_point(module_scope)

@@ -27,6 +27,7 @@ from tests.program_reference import board_standings
 START = datetime(2026, 3, 27, tzinfo=UTC)
 ZONES = ["America/New_York", "Europe/Lisbon", "Asia/Kolkata", ""]  # "": the tenant's (UTC)
 AGENTS = ["a0", "a1", "a2", "a3", "a4"]
+NOWHERE = ("", "", "")  # agents the roster places in no team, site or region
 
 
 @st.composite
@@ -92,14 +93,14 @@ def test_batched_tallies_rank_as_all_events_at_once(defs, events, cuts, rng) -> 
     held = TenantBoards(1, {d.metadata.id: [compile_board(d, 1, epoch)] for d in defs})
     rules = {d.metadata.id: held.versions[d.metadata.id][-1] for d in defs}
     rng.shuffle(events)  # arrival order is not the order things happened in
-    stored: dict[tuple, tuple[int, float]] = {}
+    stored: dict[tuple, tuple[list[int], list[float]]] = {}
     live: dict[tuple, Board] = {}  # fed as batches commit, as the consumer feeds the index
     for batch in batches(events, cuts):
         for key, (n, total) in tally(batch, {"acme": held}, lambda _: Calendar()).items():
-            held_n, held_total = stored.get(key, (0, 0.0))
-            stored[key] = (held_n + n, held_total + total)
+            held_n, held_total = stored.get(key, ([0], [0.0]))
+            stored[key] = ([held_n[0] + n[0]], [held_total[0] + total[0]])
             board = live.setdefault(key[:4], Board(rules[key[1]]))
-            board.put(key[4], stored[key])
+            board.put(key[4], stored[key], NOWHERE)
     for d in defs:
         expected = board_standings(d, events)
         periods = {k[3] for k in stored if k[1] == d.metadata.id}
@@ -107,7 +108,7 @@ def test_batched_tallies_rank_as_all_events_at_once(defs, events, cuts, rng) -> 
         for period, (ranked, waiting) in expected.items():
             key = ("acme", d.metadata.id, 1, period)
             loaded = Board(rules[d.metadata.id])  # as a replica loads it from the table
-            loaded.load([(k[4], n, t) for k, (n, t) in stored.items() if k[:4] == key])
+            loaded.load([(k[4], n, t, *NOWHERE) for k, (n, t) in stored.items() if k[:4] == key])
             for board in (live[key], loaded):
                 got = board.index.entries(0, 100)
                 assert [(e.rank, e.agent_id) for e in got] == [(r, a) for r, a, _ in ranked]
@@ -159,10 +160,10 @@ def test_every_problem_of_a_definition_is_named() -> None:
         "boards[0].metadata.name",
         "boards[0].spec.when",
         "boards[0].spec.metric",
+        "boards[0].spec.min_events",
         "boards[0].spec.direction",
         "boards[0].spec.period",
         "boards[0].spec.time_zone",
-        "boards[0].spec.min_events",
     ]
     when = dict(v.items)["boards[0].spec.when"]
     assert "csatt" in when and "1:" in when  # the position in the expression
