@@ -169,7 +169,13 @@ async def start_service(settings_for):  # type: ignore[no-untyped-def]
     running: list[RunningService] = []
     keys: dict[str, str] = {}
 
-    async def start(name: str, **overrides: object) -> RunningService:
+    async def start(
+        name: str, *, lateness_seconds: int = 72 * 3600, **overrides: object
+    ) -> RunningService:
+        """Args:
+        lateness_seconds: the test tenants' lateness, set by the first service started
+            (tests of events long past give one that still counts them).
+        """
         settings: Settings = settings_for(name, **overrides)
         definition = catalog.load(name)
         await admin.migrate(settings.database_url, [definition])
@@ -178,7 +184,9 @@ async def start_service(settings_for):  # type: ignore[no-untyped-def]
         # the test's own, so a second service of the test finds them there too.
         if not keys:
             for tenant in TEST_TENANTS:
-                keys[tenant] = await testing.grant(settings, tenant)
+                keys[tenant] = await testing.grant(
+                    settings, tenant, lateness_seconds=lateness_seconds
+                )
         stop = asyncio.Event()
         bound: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(serve(definition, settings, stop, bound, handle_signals=False))

@@ -68,7 +68,7 @@ ALLOWED: dict[str, set[str]] = {
     "AchievementsService.Backfill": {"admin"},
     "ChallengesService.ListAgentChallenges": {"agent", "admin"},
     "LeaderboardsService.GetLeaderboard": EVERYONE_BUT_OPS,
-    "LeaderboardsService.GetAgentRank": {"agent", "admin"},
+    "LeaderboardsService.GetAgentRank": {"agent", "manager", "admin"},
     "LeaderboardsService.ListBoards": EVERYONE_BUT_OPS,
     "LeaderboardsService.ApplyBoards": {"admin"},
     "LeaderboardsService.GetLeaderboardBottom": {"manager", "admin"},
@@ -82,7 +82,7 @@ AGENT_SCOPED = {
     "AchievementsService.GetAgentProgress": True,
     "AchievementsService.ExplainAward": True,
     "ChallengesService.ListAgentChallenges": False,
-    "LeaderboardsService.GetAgentRank": False,
+    "LeaderboardsService.GetAgentRank": True,
 }
 
 

@@ -96,6 +96,31 @@ async def apply_program(
         await stub.ApplyProgram(program_request(tenant, only))
 
 
+async def change_tenant(
+    settings: Settings, tenant_id: str, *, version: int, lateness_seconds: int
+) -> None:
+    """Publishes a new version of a test tenant's settings (UTC, weeks from Monday) on
+    the identity topic, as the gateway would."""
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topics.topic("identity"),
+        [
+            identity.message(
+                tenant_id,
+                str(uuid.uuid4()),
+                tenant_changed=events_pb2.TenantChanged(
+                    display_name=tenant_id,
+                    time_zone="UTC",
+                    week_start=1,
+                    lateness_seconds=lateness_seconds,
+                    version=version,
+                ),
+            )
+        ],
+        key=identity.message_key,
+    )
+
+
 async def grant(
     settings: Settings,
     tenant_id: str,
@@ -105,6 +130,7 @@ async def grant(
     team_id: str = "",
     revoked: bool = False,
     key: identity.NewKey | None = None,
+    lateness_seconds: int = 72 * 3600,
 ) -> str:
     """Publishes a tenant and a key of it on the identity topic, as the gateway would.
 
@@ -118,7 +144,7 @@ async def grant(
             display_name=tenant_id,
             time_zone="UTC",
             week_start=1,
-            lateness_seconds=72 * 3600,
+            lateness_seconds=lateness_seconds,
             version=1,
         ),
     )

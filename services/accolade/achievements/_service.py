@@ -271,12 +271,6 @@ async def _build(ctx: Context) -> AchievementsServicer:
     return AchievementsServicer(ctx)
 
 
-async def _team_of(ctx: Context, tenant_id: str, agent_id: str) -> str | None:
-    async with ctx.pool.acquire() as conn:
-        entry = (await roster.entries(conn, [(tenant_id, agent_id)])).get((tenant_id, agent_id))
-    return None if entry is None else entry.team_id
-
-
 # Rules are published: every key of the tenant may read the definitions and level table.
 _READERS = (AGENT, MANAGER, INTEGRATION)
 
@@ -287,7 +281,8 @@ SERVICE = ServiceDefinition(
     servicer=_build,
     register=pb_grpc.add_AchievementsServiceServicer_to_server,
     consumers=(
-        ConsumerSpec("badges", ("activity", "feedback"), badges_handler),
+        # Leaderboards' period_closed events too: badges for a board's top agents.
+        ConsumerSpec("badges", ("activity", "feedback", "leaderboards"), badges_handler),
         ConsumerSpec("roster", ("roster",), roster_handler),
     ),
     access={
@@ -302,5 +297,5 @@ SERVICE = ServiceDefinition(
         "Replay": access(),
         "Backfill": access(),
     },
-    team_of=_team_of,
+    team_of=roster.team_of,
 )

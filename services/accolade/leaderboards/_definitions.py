@@ -182,6 +182,16 @@ class BoardRule:
         tz = self.zone or calendar.zone(default_zone)
         return calendar.window_start(calendar.local_day(at, tz), self.period, week_start)
 
+    def period_end(self, period: date) -> date | None:
+        """The day after the last of the period starting on `period` (None: all time)."""
+        return calendar.window_end(period, self.period)
+
+    def ends_at(self, period: date, default_zone: str) -> datetime | None:
+        """When the period starting on `period` ends, in the board's zone (None: an
+        all-time board never ends). It closes the tenant's lateness later."""
+        tz = self.zone or calendar.zone(default_zone)
+        return calendar.window_bounds(period, self.period, tz)[1]
+
 
 def _at(values: Sequence[float], i: int) -> int:
     return values[i] if i < len(values) else 0  # type: ignore[return-value]

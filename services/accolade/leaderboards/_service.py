@@ -3,6 +3,7 @@ from the rank index."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from datetime import date
@@ -10,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from accolade.leaderboards import _boards, _tally
+from accolade.leaderboards import _boards, _close, _tally
 from accolade.leaderboards._boards import BUILT_IN, Boards
 from accolade.leaderboards._live import (
     BOARD_SCORES,
@@ -52,6 +53,7 @@ BUILT_IN_BOARD = pb.LeaderboardDefinition(
 MAX_LIMIT = 100
 MAX_AROUND = 10
 MAX_BUCKETS = 50
+CLOSE_INTERVAL_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,14 +87,29 @@ def _state(ctx: Context) -> _State:
 
 
 def _handler(ctx: Context) -> BatchHandler:
-    """Adds a batch's events to every board with one upsert per table."""
+    """Adds a batch's events to every board with one upsert per table, and closes the
+    periods whose time has come."""
     state = _state(ctx)
     cal_of = calendars(ctx)
+    late = ctx.metrics.counter(
+        "events_too_late",
+        "Events that happened longer than the tenant's lateness ago: no board counts them.",
+    )
+    topic = ctx.topic("leaderboards")
 
     async def apply(batch: Batch) -> None:
         boards = await state.boards.of(batch.conn, {e.tenant_id for e in batch.events})
-        await _tally.apply(batch, boards, cal_of, state.built_in, state.tenants)
+        batch.count(late, await _tally.apply(batch, boards, cal_of, state.built_in, state.tenants))
 
+    async def close_periods() -> None:
+        """Closes, every second, the board periods whose end and lateness have passed."""
+        while True:
+            async with ctx.pool.acquire() as conn:
+                while await _close.close_some(conn, state.boards, cal_of, topic, utcnow()):
+                    pass
+            await asyncio.sleep(CLOSE_INTERVAL_SECONDS)
+
+    ctx.spawn(close_periods, "close-periods")
     return apply
 
 
@@ -279,15 +296,15 @@ SERVICE = ServiceDefinition(
         ConsumerSpec("roster", ("roster",), _roster),
     ),
     access={
-        # A board is public within the tenant; an agent's rank is theirs (and a manager's,
-        # once leaderboards keep the roster to check teams). Boards are published rules,
-        # which admin keys alone apply.
+        # A board is public within the tenant; an agent's rank is theirs and their
+        # manager's. Boards are published rules, which admin keys alone apply.
         "GetLeaderboard": access(AGENT, MANAGER, INTEGRATION),
-        "GetAgentRank": access(AGENT, agent="agent_id"),
+        "GetAgentRank": access(AGENT, MANAGER, agent="agent_id"),
         "ListBoards": access(AGENT, MANAGER, INTEGRATION),
         "ApplyBoards": access(),
         # The bottom of a board is for coaching: managers (and admins) only.
         "GetLeaderboardBottom": access(MANAGER),
         "GetScoreDistribution": access(AGENT, MANAGER, INTEGRATION),
     },
+    team_of=roster.team_of,
 )

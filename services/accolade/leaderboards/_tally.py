@@ -13,14 +13,16 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from accolade.leaderboards._boards import BUILT_IN, TenantBoards
+from accolade.leaderboards._definitions import BoardRule
 from accolade.leaderboards._live import LiveBoards, Place
 from accolade.rules.tenants import CalendarOf
 from accolade.runtime import db, roster
 from accolade.runtime.conditions import RESOLVED_FIRST_CONTACT, day_of, occurred_at
 from accolade.runtime.inbox import Batch
+from accolade.runtime.validation import utcnow
 from accolade.v1 import envelope_pb2, events_pb2
 
 # (tenant, board, version, period, agent)
@@ -78,6 +80,29 @@ def tally(
     return out
 
 
+def on_time(
+    events: Iterable[envelope_pb2.Envelope],
+    boards: Mapping[str, TenantBoards],
+    cal_of: CalendarOf,
+    now: datetime,
+) -> tuple[list[envelope_pb2.Envelope], int]:
+    """The events of tenants with boards that are not too late to count (that happened
+    within the tenant's lateness of `now`), and how many were too late."""
+    kept, late = [], 0
+    for e in events:
+        if e.tenant_id not in boards:
+            continue
+        if occurred_at(e) < now - cal_of(e.tenant_id).lateness:
+            late += 1
+        else:
+            kept.append(e)
+    return kept, late
+
+
+def _rule(boards: Mapping[str, TenantBoards], key: ScoreKey) -> BoardRule:
+    return next(r for r in boards[key[0]].versions[key[1]] if r.version == key[2])
+
+
 def _array(values: Sequence[float]) -> str:
     """A PostgreSQL array literal, so that rows of arrays pass through one unnest."""
     return "{" + ",".join(map(repr, values)) + "}"
@@ -94,8 +119,9 @@ async def apply(
     cal_of: CalendarOf,
     built_in_live: LiveBoards,
     tenant_live: LiveBoards,
-) -> None:
-    """Writes what the batch adds to both kinds of board; feeds the indexes on commit."""
+) -> int:
+    """Writes what the batch adds to both kinds of board; feeds the indexes on commit.
+    Returns how many events came too late for the tenants' boards."""
     agents = await roster.entries(batch.conn, {(e.tenant_id, e.agent_id) for e in batch.events})
     points = built_in(batch.events)
     if points:
@@ -117,14 +143,30 @@ async def apply(
                 built_in_live.written, [(*r, *_place(agents, r[0], r[3])) for r in written]
             )
         )
-    added = tally(batch.events, boards, cal_of, agents) if boards else {}
+    if not boards:
+        return 0
+    events, late = on_time(batch.events, boards, cal_of, utcnow())
+    added = tally(events, boards, cal_of, agents)
     if added:
+        periods = {key[:4]: _rule(boards, key) for key in added}
         written = await batch.conn.fetch(
+            # Scores go only to the periods still open: a period's row is locked by the
+            # upsert, so a close waits for this batch, and after a close none is written.
+            "WITH open AS ("
+            "  INSERT INTO board_periods AS bp (tenant_id, board_id, version, period, "
+            "    ends_at) "
+            "  SELECT * FROM unnest($9::text[], $10::text[], $11::int[], $12::date[], "
+            "    $13::timestamptz[]) "
+            "  ON CONFLICT (tenant_id, board_id, version, period) "
+            "  DO UPDATE SET ends_at = EXCLUDED.ends_at WHERE bp.closed_at IS NULL "
+            "  RETURNING tenant_id, board_id, version, period) "
             "INSERT INTO board_scores AS s (tenant_id, board_id, version, period, agent_id, n, "
             "  total, written_by) "
-            "SELECT t, b, v, p, a, n::bigint[], x::float8[], $8 FROM unnest($1::text[], "
-            "  $2::text[], $3::int[], $4::date[], $5::text[], $6::text[], $7::text[]) "
-            "  AS u(t, b, v, p, a, n, x) "
+            "SELECT u.t, u.b, u.v, u.p, u.a, u.n::bigint[], u.x::float8[], $8 "
+            "FROM unnest($1::text[], $2::text[], $3::int[], $4::date[], $5::text[], "
+            "  $6::text[], $7::text[]) AS u(t, b, v, p, a, n, x) "
+            "JOIN open o ON o.tenant_id = u.t AND o.board_id = u.b AND o.version = u.v "
+            "  AND o.period = u.p "
             "ON CONFLICT (tenant_id, board_id, version, period, agent_id) "
             "DO UPDATE SET n = ARRAY(SELECT coalesce(l, 0) + coalesce(r, 0) "
             "    FROM unnest(s.n, EXCLUDED.n) AS m(l, r)), "
@@ -134,9 +176,13 @@ async def apply(
             "RETURNING tenant_id, board_id, version, period, agent_id, n, total",
             *db.columns([(*key, _array(n), _array(total)) for key, (n, total) in added.items()], 7),
             tenant_live.writer,
+            *db.columns(
+                [(*p, r.ends_at(p[3], cal_of(p[0]).default_zone)) for p, r in periods.items()], 5
+            ),
         )
         batch.after_commit(
             functools.partial(
                 tenant_live.written, [(*r, *_place(agents, r[0], r[4])) for r in written]
             )
         )
+    return late

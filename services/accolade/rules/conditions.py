@@ -21,7 +21,8 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from accolade.v1 import envelope_pb2, events_pb2
 
-# The payload types a rule may count: the facts contact-center systems report.
+# The payload types a rule may count: the facts contact-center systems report, and a
+# board's final standings.
 EVENT_TYPES = (
     "interaction_completed",
     "survey_submitted",
@@ -30,6 +31,7 @@ EVENT_TYPES = (
     "certification_passed",
     "adherence_reported",
     "metric_reported",
+    "period_closed",  # from leaderboards: a board's final standings, for its top agents
 )
 # A longer expression is refused: conditions are meant to be read by people.
 MAX_EXPRESSION = 2000

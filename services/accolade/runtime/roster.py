@@ -8,6 +8,7 @@ import asyncpg
 
 from accolade.runtime import db
 from accolade.runtime.inbox import Batch, BatchHandler
+from accolade.runtime.service import Context
 from accolade.v1 import envelope_pb2, events_pb2
 
 # The roster's places an agent can be ranked or counted in, as `agents` columns.
@@ -86,3 +87,11 @@ def handler(*, scoped: bool = False) -> BatchHandler:
             await keep(batch.conn, latest, scoped=scoped)
 
     return apply
+
+
+async def team_of(ctx: Context, tenant_id: str, agent_id: str) -> str | None:
+    """An agent's team in the service's copy of the roster (None: not on it), for the
+    runtime's check of manager keys."""
+    async with ctx.pool.acquire() as conn:
+        entry = (await entries(conn, [(tenant_id, agent_id)])).get((tenant_id, agent_id))
+    return None if entry is None else entry.team_id

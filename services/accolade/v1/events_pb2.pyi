@@ -205,6 +205,28 @@ class ChallengeCompleted(_message.Message):
     explanation: Explanation
     def __init__(self, challenge_id: _Optional[str] = ..., name: _Optional[str] = ..., period: _Optional[str] = ..., target: _Optional[int] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
 
+class PeriodClosed(_message.Message):
+    __slots__ = ("board_id", "board_name", "kind", "version", "period", "period_end", "rank", "score", "total_agents")
+    BOARD_ID_FIELD_NUMBER: _ClassVar[int]
+    BOARD_NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    board_id: str
+    board_name: str
+    kind: str
+    version: int
+    period: str
+    period_end: str
+    rank: int
+    score: float
+    total_agents: int
+    def __init__(self, board_id: _Optional[str] = ..., board_name: _Optional[str] = ..., kind: _Optional[str] = ..., version: _Optional[int] = ..., period: _Optional[str] = ..., period_end: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., total_agents: _Optional[int] = ...) -> None: ...
+
 class AgentUpdated(_message.Message):
     __slots__ = ("display_name", "team_id", "site_id", "version", "region_id", "time_zone", "manager_id", "hire_date", "skills")
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]

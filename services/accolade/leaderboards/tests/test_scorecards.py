@@ -80,6 +80,9 @@ WORK = [
 # With the weights of their places: ana (north: fcr 1, aht 0) 100 / 1 = 100; ben (south:
 # fcr 3, aht 1) (150 + 100) / 4 = 62.5; cy (site porto, over region south: fcr 1, aht 3)
 # (100 + 150) / 4 = 62.5. Ties share a rank.
+# A lateness that still counts the events of early 2026 these tests send.
+SINCE_2026 = int((datetime.now(UTC) - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds()) + 86400
+
 BY_HAND = [(1, "ana", 100.0), (2, "ben", 62.5), (2, "cy", 62.5)]
 UNWEIGHTED = [(1, "ben", 75.0), (1, "cy", 75.0), (3, "ana", 50.0)]
 
@@ -155,7 +158,7 @@ def ranking(entries) -> list[tuple[int, str, float]]:
 
 
 async def test_a_scorecard_ranks_by_weighted_points_in_every_scope(start_service, infra) -> None:
-    leaderboards = await start_service("leaderboards")
+    leaderboards = await start_service("leaderboards", lateness_seconds=SINCE_2026)
     stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
     topics = leaderboards.settings.topics
     plain = pb.ScorecardDefinition()

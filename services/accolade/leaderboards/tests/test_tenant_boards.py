@@ -38,12 +38,16 @@ CSAT = pb.LeaderboardDefinition(
 )
 
 
+# A lateness that still counts the events of early 2026 these tests send.
+SINCE_2026 = int((datetime.now(UTC) - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds()) + 86400
+
+
 def ranking(reply: pb.GetLeaderboardResponse) -> list[tuple[int, str, float]]:
     return [(e.rank, e.agent_id, e.score) for e in reply.entries]
 
 
 async def test_boards_rank_by_their_metric_in_their_zone(start_service, infra) -> None:
-    leaderboards = await start_service("leaderboards")
+    leaderboards = await start_service("leaderboards", lateness_seconds=SINCE_2026)
     stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
     topics = leaderboards.settings.topics
     applied = await stub.ApplyBoards(
@@ -182,7 +186,7 @@ def _ts(when: datetime):  # type: ignore[no-untyped-def]
 async def test_a_changed_board_counts_from_its_effective_time_and_reads_the_version_in_force(
     start_service, infra
 ) -> None:
-    leaderboards = await start_service("leaderboards")
+    leaderboards = await start_service("leaderboards", lateness_seconds=SINCE_2026)
     stub = pb_grpc.LeaderboardsServiceStub(leaderboards.channel)
     activity = leaderboards.settings.topics.topic("activity")
     fcr = pb.LeaderboardDefinition(
