@@ -295,7 +295,7 @@ consumer (<service>.<consumer>), as the services declare them.
 {{- range list "activity" "feedback" "roster" "awards" "challenges" "leaderboards" "identity" -}}
 {{- $topics = append $topics (dict "name" . "topic" (printf "%s.%s.v1" $ns .) "compacted" (has . (list "roster" "identity")) "deadLetter" false) -}}
 {{- end -}}
-{{- range list "gateway.archive" "gateway.notifications" "feedback.roster" "achievements.badges" "achievements.roster" "challenges.progress" "leaderboards.scores" -}}
+{{- range list "gateway.archive" "gateway.notifications" "feedback.roster" "achievements.badges" "achievements.roster" "challenges.progress" "leaderboards.scores" "leaderboards.roster" -}}
 {{- $topics = append $topics (dict "name" (printf "%s-dlq" (replace "." "-" .)) "topic" (printf "%s.%s.dlq.v1" $ns .) "compacted" false "deadLetter" true) -}}
 {{- end -}}
 {{- toYaml (dict "topics" $topics) -}}
