@@ -96,27 +96,29 @@ async def apply_program(
         await stub.ApplyProgram(program_request(tenant, only))
 
 
+def _tenant(tenant_id: str, version: int, lateness_seconds: int) -> envelope_pb2.Envelope:
+    """A test tenant's settings (UTC, weeks from Monday) as the gateway announces them."""
+    return identity.message(
+        tenant_id,
+        str(uuid.uuid4()),
+        tenant_changed=events_pb2.TenantChanged(
+            display_name=tenant_id,
+            time_zone="UTC",
+            week_start=1,
+            lateness_seconds=lateness_seconds,
+            version=version,
+        ),
+    )
+
+
 async def change_tenant(
     settings: Settings, tenant_id: str, *, version: int, lateness_seconds: int
 ) -> None:
-    """Publishes a new version of a test tenant's settings (UTC, weeks from Monday) on
-    the identity topic, as the gateway would."""
+    """Publishes a new version of a test tenant's settings on the identity topic."""
     await produce(
         settings.kafka_bootstrap,
         settings.topics.topic("identity"),
-        [
-            identity.message(
-                tenant_id,
-                str(uuid.uuid4()),
-                tenant_changed=events_pb2.TenantChanged(
-                    display_name=tenant_id,
-                    time_zone="UTC",
-                    week_start=1,
-                    lateness_seconds=lateness_seconds,
-                    version=version,
-                ),
-            )
-        ],
+        [_tenant(tenant_id, version, lateness_seconds)],
         key=identity.message_key,
     )
 
@@ -137,17 +139,7 @@ async def grant(
     For tests of one service, which run without the gateway. Returns the key's token.
     """
     made = key or identity.new_key()
-    tenant = identity.message(
-        tenant_id,
-        str(uuid.uuid4()),
-        tenant_changed=events_pb2.TenantChanged(
-            display_name=tenant_id,
-            time_zone="UTC",
-            week_start=1,
-            lateness_seconds=lateness_seconds,
-            version=1,
-        ),
-    )
+    tenant = _tenant(tenant_id, 1, lateness_seconds)
     changed = events_pb2.ApiKeyChanged(
         key_id=made.key_id,
         role=role,  # type: ignore[arg-type]

@@ -170,6 +170,10 @@ class TenantBoards:
                 out.append(current)
         return out
 
+    def version(self, board_id: str, version: int) -> BoardRule | None:
+        """One version of a board (None: no such board or version)."""
+        return next((r for r in self.versions.get(board_id, ()) if r.version == version), None)
+
     def read_at(self, board_id: str, at: datetime) -> BoardRule | None:
         """The version of a board that queries at `at` read: the one in force then, or,
         for a board not in force yet, its first."""

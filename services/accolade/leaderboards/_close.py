@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 
 import asyncpg
 
-from accolade.leaderboards._boards import Boards, TenantBoards
+from accolade.leaderboards._boards import Boards
 from accolade.leaderboards._definitions import BoardRule
 from accolade.leaderboards._live import Board
 from accolade.leaderboards._rank import Entry
@@ -100,7 +99,8 @@ async def close_some(
         held = await boards.of(conn, {r["tenant_id"] for r in due})
         made: list[envelope_pb2.Envelope] = []
         for r in due:
-            rule = _rule(held, r["tenant_id"], r["board_id"], r["version"])
+            boards_of = held.get(r["tenant_id"])
+            rule = boards_of.version(r["board_id"], r["version"]) if boards_of else None
             if rule is None:
                 continue  # not a board any more: closed without announcement
             board = Board(rule)
@@ -135,11 +135,3 @@ def _podium(board: Board) -> list[Entry]:
         if len(got) < n or got[-1].rank > TOP_RANK:
             return [e for e in got if e.rank <= TOP_RANK]
         n *= 2
-
-
-def _rule(
-    held: Mapping[str, TenantBoards], tenant: str, board_id: str, version: int
-) -> BoardRule | None:
-    boards = held.get(tenant)
-    versions = boards.versions.get(board_id, ()) if boards else ()
-    return next((v for v in versions if v.version == version), None)

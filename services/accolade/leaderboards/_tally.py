@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from accolade.leaderboards._boards import BUILT_IN, TenantBoards
-from accolade.leaderboards._definitions import BoardRule
 from accolade.leaderboards._live import LiveBoards, Place
 from accolade.rules.tenants import CalendarOf
 from accolade.runtime import db, roster
@@ -99,10 +98,6 @@ def on_time(
     return kept, late
 
 
-def _rule(boards: Mapping[str, TenantBoards], key: ScoreKey) -> BoardRule:
-    return next(r for r in boards[key[0]].versions[key[1]] if r.version == key[2])
-
-
 def _array(values: Sequence[float]) -> str:
     """A PostgreSQL array literal, so that rows of arrays pass through one unnest."""
     return "{" + ",".join(map(repr, values)) + "}"
@@ -148,7 +143,7 @@ async def apply(
     events, late = on_time(batch.events, boards, cal_of, utcnow())
     added = tally(events, boards, cal_of, agents)
     if added:
-        periods = {key[:4]: _rule(boards, key) for key in added}
+        periods = {key[:4]: boards[key[0]].version(key[1], key[2]) for key in added}
         written = await batch.conn.fetch(
             # Scores go only to the periods still open: a period's row is locked by the
             # upsert, so a close waits for this batch, and after a close none is written.
@@ -177,7 +172,11 @@ async def apply(
             *db.columns([(*key, _array(n), _array(total)) for key, (n, total) in added.items()], 7),
             tenant_live.writer,
             *db.columns(
-                [(*p, r.ends_at(p[3], cal_of(p[0]).default_zone)) for p, r in periods.items()], 5
+                [
+                    (*p, r.ends_at(p[3], cal_of(p[0]).default_zone) if r else None)
+                    for p, r in periods.items()
+                ],
+                5,
             ),
         )
         batch.after_commit(
